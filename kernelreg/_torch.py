@@ -1,0 +1,80 @@
+"""Device and dtype plumbing shared by every torch-using stage (a leaf: imports nothing from kernelreg but exceptions)."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import torch
+
+from kernelreg.exceptions import DeviceError
+
+logger = logging.getLogger("kernelreg")
+
+_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """Turn the user's ``device`` parameter into a torch.device, failing loudly for unavailable CUDA."""
+    if device is None:
+        device = "cpu"
+    if isinstance(device, torch.device):
+        device_str = str(device)
+    elif isinstance(device, str):
+        device_str = device.strip().lower()
+    else:
+        raise DeviceError(
+            f"device must be 'cpu', 'cuda', 'cuda:<index>', 'auto' or a torch.device; got {device!r}."
+        )
+    if device_str == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        logger.info("device='auto': no CUDA device visible to torch, using the CPU.")
+        return torch.device("cpu")
+    try:
+        resolved = torch.device(device_str)
+    except (RuntimeError, ValueError) as exc:
+        raise DeviceError(
+            f"device={device!r} is not a torch device; use 'cpu', 'cuda', 'cuda:<index>' or 'auto'."
+        ) from exc
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise DeviceError(
+                f"device={device!r} was requested but torch sees no CUDA GPU on this machine "
+                f"(torch {torch.__version__}); use device='cpu' or device='auto'."
+            )
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise DeviceError(
+                f"device={device!r} was requested but only {torch.cuda.device_count()} CUDA "
+                "device(s) are visible."
+            )
+    elif resolved.type != "cpu":
+        raise DeviceError(f"device={device!r} is not supported; use 'cpu', 'cuda' or 'auto'.")
+    return resolved
+
+
+def resolve_dtype(dtype: str | torch.dtype) -> torch.dtype:
+    """Map 'float32' / 'float64' (or a torch dtype) to a torch floating dtype."""
+    if isinstance(dtype, torch.dtype):
+        if dtype in (torch.float32, torch.float64):
+            return dtype
+    elif isinstance(dtype, str) and dtype in _DTYPES:
+        return _DTYPES[dtype]
+    raise ValueError(f"dtype must be 'float32' or 'float64'; got {dtype!r}.")
+
+
+def to_numpy64(tensor: torch.Tensor) -> np.ndarray:
+    """The one place a tensor leaves torch: detached, on the CPU, float64."""
+    return tensor.detach().to("cpu", dtype=torch.float64).numpy()
+
+
+def as_tensor(array, device: torch.device, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """Bring a numpy array (or tensor) onto ``device`` with ``dtype`` without an extra host copy."""
+    if isinstance(array, torch.Tensor):
+        return array.to(device=device, dtype=dtype)
+    return torch.as_tensor(np.asarray(array), dtype=dtype, device=device)
+
+
+def seed_generator(rng: np.random.RandomState) -> torch.Generator:
+    """A local CPU torch.Generator seeded from a numpy RandomState: no global torch seed is touched."""
+    return torch.Generator().manual_seed(int(rng.randint(2**31 - 1)))

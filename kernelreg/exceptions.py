@@ -1,0 +1,35 @@
+"""Exception tree of kernelreg: one base so callers can catch everything the library raises."""
+
+from __future__ import annotations
+
+from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
+
+__all__ = ["KernelregError", "NotFittedError", "SolverError", "DivergenceError", "DeviceError"]
+
+
+class KernelregError(Exception):
+    """Base class of every error kernelreg raises on purpose."""
+
+
+class NotFittedError(KernelregError, _SklearnNotFittedError):
+    """Raised when a fitted attribute is used before ``fit``; also an sklearn ``NotFittedError``."""
+
+
+class SolverError(KernelregError, RuntimeError):
+    """A solver ended without a usable answer; ``method`` and ``status`` say which and why."""
+
+    def __init__(self, message: str, *, method: str, status: str) -> None:
+        super().__init__(message)
+        self.method = method
+        self.status = status
+
+
+class DivergenceError(SolverError):
+    """An iterative solver's loss became non-finite or kept growing: the step size is too large."""
+
+    def __init__(self, message: str, *, method: str) -> None:
+        super().__init__(message, method=method, status="failed")
+
+
+class DeviceError(KernelregError, ValueError):
+    """A requested torch device is unknown or not available on this machine."""
