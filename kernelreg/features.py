@@ -1,0 +1,369 @@
+"""Frozen hidden layers exported as a feature matrix Φ, computed by torch on a device in bounded-memory row chunks."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from abc import ABC, abstractmethod
+from numbers import Integral, Real
+from pathlib import Path
+from typing import Callable, Literal
+
+import numpy as np
+import torch
+from numpy.typing import ArrayLike
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from kernelreg import activations
+from kernelreg._torch import resolve_device, resolve_dtype, seed_generator
+
+__all__ = ["FeatureMap", "RandomFeatureMap", "ModuleFeatureMap", "save_features", "auto_batch_size"]
+
+#: Default memory budget of one chunk of Φ (bytes) when ``batch_size`` is None.
+CHUNK_BYTES = 64 * 2**20
+
+
+def auto_batch_size(n_features: int, itemsize: int = 8, chunk_bytes: int = CHUNK_BYTES) -> int:
+    """Rows per chunk so that one chunk of Φ (and its pre-activation) stays within ``chunk_bytes``."""
+    return max(1, int(chunk_bytes // (2 * max(1, n_features) * itemsize)))
+
+
+def save_features(path: str | os.PathLike, Phi: ArrayLike) -> Path:
+    """Write Φ to ``path`` as .npy atomically: a temporary file in the same folder, then ``os.replace``.
+
+    A crash midway leaves no file at ``path`` that looks complete.
+    """
+    path = Path(path)
+    Phi = np.asarray(Phi)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.save(fh, Phi, allow_pickle=False)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+class FeatureMap(TransformerMixin, BaseEstimator, ABC):
+    """A frozen map x ↦ φ(x) ∈ R^n whose rows are computed by torch in chunks; subclasses give the torch view.
+
+    Subclasses implement :meth:`_fit_map` (draw or freeze parameters) and :meth:`_forward`
+    (a chunk of inputs, as a tensor on ``device_``, to its chunk of features).
+    """
+
+    _parameter_constraints: dict = {
+        "device": [str, torch.device],
+        "dtype": [StrOptions({"float32", "float64"})],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+    }
+
+    @abstractmethod
+    def _fit_map(self, X: np.ndarray, rng: np.random.RandomState) -> None:
+        """Draw or freeze the map's parameters from the training inputs."""
+
+    @abstractmethod
+    def _forward(self, X_chunk: torch.Tensor) -> torch.Tensor:
+        """Features of one chunk of rows (tensor on ``device_`` in ``dtype_``)."""
+
+    @property
+    @abstractmethod
+    def n_output_features_(self) -> int:
+        """Number of columns of Φ."""
+
+    def fit(self, X: ArrayLike, y: ArrayLike | None = None) -> "FeatureMap":
+        """Validate X, resolve device and dtype, and draw or freeze the map's parameters."""
+        self._validate_params()
+        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_all_finite=True)
+        self.device_ = resolve_device(self.device)
+        self.dtype_ = resolve_dtype(self.dtype)
+        rng = check_random_state(getattr(self, "random_state", None))
+        self._fit_map(X, rng)
+        return self
+
+    def _batch_rows(self) -> int:
+        """Rows per chunk: ``batch_size`` or the memory-budget default."""
+        if self.batch_size is not None:
+            return int(self.batch_size)
+        return auto_batch_size(self.n_output_features_, torch.finfo(self.dtype_).bits // 8)
+
+    def _iter_chunks(self, X: np.ndarray):
+        """Yield (start, stop, Φ chunk as float64 numpy) over row chunks of X, under inference mode."""
+        rows = self._batch_rows()
+        with torch.inference_mode():
+            for start in range(0, X.shape[0], rows):
+                stop = min(start + rows, X.shape[0])
+                rows_np = X[start:stop]
+                if not rows_np.flags.writeable:  # torch refuses to wrap read-only memory (e.g. memmaps)
+                    rows_np = rows_np.copy()
+                xb = torch.as_tensor(rows_np, dtype=self.dtype_, device=self.device_)
+                out = self._forward(xb)
+                if out.ndim != 2 or out.shape[0] != stop - start:
+                    raise ValueError(
+                        f"{type(self).__name__}: the feature map returned shape {tuple(out.shape)} "
+                        f"for a chunk of {stop - start} rows; expected ({stop - start}, n_features)."
+                    )
+                yield start, stop, out.to("cpu", dtype=torch.float64).numpy()
+
+    def _check_input(self, X: ArrayLike) -> np.ndarray:
+        """Fitted check and input validation shared by transform and export."""
+        check_is_fitted(self)
+        return validate_data(self, X, dtype=[np.float64, np.float32], reset=False, ensure_all_finite=True)
+
+    def transform(self, X: ArrayLike) -> np.ndarray:
+        """Φ(X) as a float64 array of shape (n_samples, n_features), computed chunk by chunk.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features_in_)
+
+        Returns
+        -------
+        Phi : ndarray of shape (n_samples, n_output_features_)
+        """
+        X = self._check_input(X)
+        Phi = np.empty((X.shape[0], self.n_output_features_), dtype=np.float64)
+        for start, stop, chunk in self._iter_chunks(X):
+            Phi[start:stop] = chunk
+        if not np.all(np.isfinite(Phi)):
+            bad = int(np.count_nonzero(~np.isfinite(Phi)))
+            raise ValueError(
+                f"{type(self).__name__} produced {bad} non-finite feature values; the activation "
+                "overflows on these inputs (try dtype='float64', scaled inputs or another activation)."
+            )
+        return Phi
+
+    def export(self, X: ArrayLike, path: str | os.PathLike) -> Path:
+        """Stream Φ(X) into a .npy file chunk by chunk (bounded memory), atomically.
+
+        The file is built under a temporary name in the same folder and renamed into place only when
+        every chunk is written, so an interrupted export leaves nothing that looks complete.
+        Reopen it with ``np.load(path, mmap_mode="r")``.
+        """
+        X = self._check_input(X)
+        path = Path(path)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+        os.close(fd)
+        try:
+            out = np.lib.format.open_memmap(
+                tmp, mode="w+", dtype=np.float64, shape=(X.shape[0], self.n_output_features_)
+            )
+            for start, stop, chunk in self._iter_chunks(X):
+                out[start:stop] = chunk
+            out.flush()
+            del out
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        return path
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        """Names phi0, phi1, … for the columns of Φ (sklearn set_output / Pipeline support)."""
+        check_is_fitted(self)
+        return np.asarray([f"phi{i}" for i in range(self.n_output_features_)], dtype=object)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        tags.non_deterministic = False
+        return tags
+
+
+class RandomFeatureMap(FeatureMap):
+    """Random hidden layer of the kernel regime: φ_i(x) = σ(ξ_i·x − γ_i) with frozen (ξ_i, γ_i).
+
+    The spectral-bias paper's initialisation: unit directions ξ_i uniform on the sphere S^{d−1},
+    offsets γ_i uniform on [−B, B], with B = ``offset_scale`` or, by default, the largest ‖x‖ of the
+    training inputs so that every zero-plane can cut the data.
+
+    Parameters
+    ----------
+    n_features : int, default=1000
+        Number of hidden units (columns of Φ).
+    activation : str or callable, default="relu"
+        A name from :func:`kernelreg.activations.available` or any callable on torch tensors.
+    activation_params : dict or None, default=None
+        Parameters of the activation, e.g. ``{"p": 2}`` for ``relu_power``.
+    offset_scale : float or None, default=None
+        B in γ_i ~ U[−B, B]; None means max‖x‖ over the training inputs.
+    random_state : int, RandomState or None, default=None
+        Seeds the draw; the same seed gives bitwise-identical Φ on the CPU.
+    device : {"cpu", "cuda", "auto"}, default="cpu"
+        Where Φ is computed. Parameters are drawn on the CPU in float64 either way.
+    dtype : {"float64", "float32"}, default="float64"
+        Precision of the feature computation; the returned Φ is float64.
+    batch_size : int or None, default=None
+        Rows per chunk; None sizes chunks to about 64 MiB.
+
+    Attributes
+    ----------
+    directions_ : ndarray of shape (n_features, n_features_in_)
+    offsets_ : ndarray of shape (n_features,)
+    offset_scale_ : float
+    activation_ : kernelreg.activations.Activation
+    device_ : torch.device
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kernelreg.features import RandomFeatureMap
+    >>> X = np.random.default_rng(0).uniform(-1, 1, size=(5, 2))
+    >>> RandomFeatureMap(8, random_state=0).fit_transform(X).shape
+    (5, 8)
+    """
+
+    _parameter_constraints: dict = {
+        **FeatureMap._parameter_constraints,
+        "n_features": [Interval(Integral, 1, None, closed="left")],
+        "activation": [str, callable],
+        "activation_params": [dict, None],
+        "offset_scale": [Interval(Real, 0, None, closed="left"), None],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        n_features: int = 1000,
+        *,
+        activation: str | Callable = "relu",
+        activation_params: dict | None = None,
+        offset_scale: float | None = None,
+        random_state: int | np.random.RandomState | None = None,
+        device: str = "cpu",
+        dtype: Literal["float64", "float32"] = "float64",
+        batch_size: int | None = None,
+    ) -> None:
+        self.n_features = n_features
+        self.activation = activation
+        self.activation_params = activation_params
+        self.offset_scale = offset_scale
+        self.random_state = random_state
+        self.device = device
+        self.dtype = dtype
+        self.batch_size = batch_size
+
+    def _fit_map(self, X: np.ndarray, rng: np.random.RandomState) -> None:
+        """Draw ξ uniform on the sphere and γ uniform on [−B, B] on the CPU in float64."""
+        self.activation_ = activations.get(self.activation, **(self.activation_params or {}))
+        gen = seed_generator(rng)
+        xi = torch.randn(self.n_features, X.shape[1], generator=gen, dtype=torch.float64)
+        xi = xi / xi.norm(dim=1, keepdim=True).clamp_min(torch.finfo(torch.float64).tiny)
+        if self.offset_scale is None:
+            scale = float(np.sqrt((X.astype(np.float64) ** 2).sum(axis=1)).max()) if X.size else 0.0
+        else:
+            scale = float(self.offset_scale)
+        u = torch.rand(self.n_features, generator=gen, dtype=torch.float64)
+        self.offset_scale_ = scale
+        self.directions_ = xi.numpy()
+        self.offsets_ = ((2.0 * u - 1.0) * scale).numpy()
+        self._weights = None
+        self._weights = self._device_params()
+
+    @property
+    def n_output_features_(self) -> int:
+        return int(self.directions_.shape[0])
+
+    def _device_params(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(ξᵀ, γ) on ``device_`` in ``dtype_``: made once at fit (and after unpickling), reused by every chunk."""
+        cached = getattr(self, "_weights", None)
+        if cached is not None:
+            return cached
+        w = torch.as_tensor(self.directions_.T, dtype=self.dtype_, device=self.device_).contiguous()
+        b = torch.as_tensor(self.offsets_, dtype=self.dtype_, device=self.device_)
+        return w, b
+
+    def _forward(self, X_chunk: torch.Tensor) -> torch.Tensor:
+        w, b = self._device_params()
+        return self.activation_(torch.addmm(-b, X_chunk, w))
+
+    def pre_activations(self, X: ArrayLike) -> np.ndarray:
+        """The frozen affine part ξ_i·x − γ_i (before σ), for diagnostics and zero-plane plots."""
+        X = self._check_input(X)
+        return X @ self.directions_.T - self.offsets_
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        state.pop("_weights", None)  # device tensors are rebuilt on load, not pickled
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if hasattr(self, "directions_"):
+            self._weights = self._device_params()
+
+
+class ModuleFeatureMap(FeatureMap):
+    """Any frozen torch module used as a feature map: Φ = module(X), computed in chunks without gradients.
+
+    Later stages freeze trained networks (their hidden part) into this wrapper so the output layer
+    can be solved convexly. ``fit`` deep-copies the module, moves it to ``device`` in ``dtype``,
+    switches it to eval mode and turns off ``requires_grad``; the caller's module is untouched.
+
+    Parameters
+    ----------
+    module : torch.nn.Module or callable
+        Maps a (n_rows, n_features_in) tensor to a (n_rows, n_features) tensor.
+    device, dtype, batch_size
+        As in :class:`RandomFeatureMap`.
+
+    Attributes
+    ----------
+    module_ : torch.nn.Module
+    n_features_out_ : int
+    """
+
+    _parameter_constraints: dict = {
+        **FeatureMap._parameter_constraints,
+        "module": [HasMethods(["__call__"])],
+    }
+
+    def __init__(
+        self,
+        module: torch.nn.Module | Callable,
+        *,
+        device: str = "cpu",
+        dtype: Literal["float64", "float32"] = "float64",
+        batch_size: int | None = None,
+    ) -> None:
+        self.module = module
+        self.device = device
+        self.dtype = dtype
+        self.batch_size = batch_size
+
+    def _fit_map(self, X: np.ndarray, rng: np.random.RandomState) -> None:
+        """Freeze a private copy of the module on the device and probe its output width."""
+        import copy
+
+        module = copy.deepcopy(self.module)
+        if isinstance(module, torch.nn.Module):
+            module = module.to(device=self.device_, dtype=self.dtype_).eval()
+            for p in module.parameters():
+                p.requires_grad_(False)
+        self.module_ = module
+        probe = X[:1] if X.shape[0] else np.zeros((1, X.shape[1]))
+        with torch.inference_mode():
+            out = self.module_(torch.as_tensor(probe, dtype=self.dtype_, device=self.device_))
+        if not isinstance(out, torch.Tensor) or out.ndim != 2:
+            shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            raise ValueError(
+                f"ModuleFeatureMap: the module must map (n_rows, {X.shape[1]}) inputs to a 2-D tensor "
+                f"(n_rows, n_features); it returned {shape}. Add torch.nn.Flatten() if needed."
+            )
+        self.n_features_out_ = int(out.shape[1])
+
+    @property
+    def n_output_features_(self) -> int:
+        return self.n_features_out_
+
+    def _forward(self, X_chunk: torch.Tensor) -> torch.Tensor:
+        return self.module_(X_chunk)
