@@ -1,0 +1,338 @@
+"""scikit-learn estimators of the kernel regime: a frozen random hidden layer and a convex or GD output layer."""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+from typing import Callable, Literal
+
+import numpy as np
+from numpy.typing import ArrayLike
+from scipy.special import expit
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from kernelreg.features import RandomFeatureMap
+from kernelreg.solvers import Solution, solve
+
+__all__ = ["KernelRegimeRegressor", "KernelRegimeClassifier"]
+
+_DEVICE_METHODS = ("exact", "gd", "adam", "cg")
+_SOLVERS = {"exact", "cvxpy", "gd", "adam", "cg"}
+
+
+class _KernelRegimeBase(BaseEstimator):
+    """Shared fit machinery: draw the frozen layer, export Φ, solve the output layer, keep the state."""
+
+    _parameter_constraints: dict = {
+        "n_features": [Interval(Integral, 1, None, closed="left")],
+        "activation": [str, callable],
+        "activation_params": [dict, None],
+        "offset_scale": [Interval(Real, 0, None, closed="left"), None],
+        "solver": [StrOptions(_SOLVERS)],
+        "eps": [Interval(Real, 0, None, closed="left")],
+        "fit_intercept": ["boolean"],
+        "solver_options": [dict, None],
+        "device": [str],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        n_features: int = 1000,
+        *,
+        activation: str | Callable = "relu",
+        activation_params: dict | None = None,
+        offset_scale: float | None = None,
+        solver: Literal["exact", "cvxpy", "gd", "adam", "cg"] = "exact",
+        eps: float = 0.0,
+        fit_intercept: bool = False,
+        solver_options: dict | None = None,
+        device: str = "cpu",
+        random_state: int | np.random.RandomState | None = None,
+    ) -> None:
+        self.n_features = n_features
+        self.activation = activation
+        self.activation_params = activation_params
+        self.offset_scale = offset_scale
+        self.solver = solver
+        self.eps = eps
+        self.fit_intercept = fit_intercept
+        self.solver_options = solver_options
+        self.device = device
+        self.random_state = random_state
+
+    def _check_eps(self) -> None:
+        """Parameter checks that sklearn's constraint objects cannot express."""
+        if isinstance(self.eps, Real) and not np.isfinite(self.eps):
+            raise ValueError(
+                f"The 'eps' parameter of {type(self).__name__} must be a finite bound on the mean "
+                f"squared training error (eps >= 0). Got {self.eps!r} instead."
+            )
+
+    def _fit_features(self, X: np.ndarray) -> np.ndarray:
+        """Draw the frozen random layer on the training inputs and return Φ(X)."""
+        self.feature_map_ = RandomFeatureMap(
+            self.n_features,
+            activation=self.activation,
+            activation_params=self.activation_params,
+            offset_scale=self.offset_scale,
+            random_state=self.random_state,
+            device=self.device,
+        ).fit(X)
+        self.device_ = self.feature_map_.device_
+        return self.feature_map_.transform(X)
+
+    def _solver_options(self, **extra) -> dict:
+        """The user's solver_options plus the estimator-level device for the torch-backed methods."""
+        options = dict(self.solver_options or {})
+        if self.solver in _DEVICE_METHODS:
+            options.setdefault("device", self.device)
+        options.update(extra)
+        return options
+
+    def _solve_centered(self, Phi: np.ndarray, Y: np.ndarray, **extra) -> tuple[Solution, np.ndarray, np.ndarray]:
+        """Solve for (coef, intercept); an intercept is unpenalised, so it is handled by centring."""
+        if self.fit_intercept:
+            phi_mean, y_mean = Phi.mean(axis=0), Y.mean(axis=0)
+            sol = solve(Phi - phi_mean, Y - y_mean, method=self.solver, eps=self.eps, **self._solver_options(**extra))
+            intercept = y_mean - phi_mean @ sol.coef
+        else:
+            sol = solve(Phi, Y, method=self.solver, eps=self.eps, **self._solver_options(**extra))
+            intercept = np.zeros(Y.shape[1:]) if Y.ndim > 1 else 0.0
+        return sol, sol.coef, intercept
+
+    def _set_solution(self, solution: Solution) -> None:
+        """Record the solver's result under the fitted names."""
+        self.solution_ = solution
+        self.n_iter_ = solution.n_iter
+        self.history_ = solution.history
+
+    def _decision(self, X: ArrayLike) -> np.ndarray:
+        """f(X) = Φ(X)·coef + intercept."""
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        return self.feature_map_.transform(X) @ self.coef_ + self.intercept_
+
+
+class KernelRegimeRegressor(RegressorMixin, _KernelRegimeBase):
+    """Shallow network in the kernel regime: random frozen hidden layer, min-norm output layer.
+
+    f(x) = Σ_i c_i σ(ξ_i·x − γ_i) (+ b), where (ξ_i, γ_i) are drawn once as in
+    :class:`kernelreg.features.RandomFeatureMap` and c solves
+    min ‖c‖₂ subject to (1/N)‖Φc − y‖² ≤ eps — exactly (``solver="exact"``), with CVXPY
+    (``"cvxpy"``), or by gradient descent from c = 0 (``"gd"``, ``"adam"``, ``"cg"``).
+
+    Parameters
+    ----------
+    n_features : int, default=1000
+        Width of the hidden layer.
+    activation : str or callable, default="relu"
+        Any name of :func:`kernelreg.activations.available` or a callable on torch tensors.
+    activation_params : dict or None, default=None
+        Parameters of the activation, e.g. ``{"p": 2}`` for ``"relu_power"``.
+    offset_scale : float or None, default=None
+        Offsets γ_i ~ U[−B, B] with B = offset_scale, or max‖x‖ of the training inputs.
+    solver : {"exact", "cvxpy", "gd", "adam", "cg"}, default="exact"
+        How the output layer is found (see :func:`kernelreg.solvers.solve`).
+    eps : float, default=0.0
+        Bound on the mean squared training error; 0 means the min-norm interpolant.
+        For the iterative solvers it is the target MSE at which they stop.
+    fit_intercept : bool, default=False
+        Add an unpenalised intercept (the paper's model has none).
+    solver_options : dict or None, default=None
+        Passed to :func:`kernelreg.solvers.solve` (``max_iter``, ``lr``, ``solver`` for CVXPY, ...).
+    device : {"cpu", "cuda", "auto"}, default="cpu"
+        Where features are computed and the torch-backed solvers run.
+    random_state : int, RandomState or None, default=None
+        Seeds the hidden layer's draw.
+
+    Attributes
+    ----------
+    feature_map_ : RandomFeatureMap
+    coef_ : ndarray of shape (n_features,) or (n_features, n_outputs)
+    intercept_ : float or ndarray of shape (n_outputs,)
+    solution_ : kernelreg.solvers.Solution
+    history_ : list of dict
+        Per-iteration record of the iterative solvers (empty for direct solves).
+    n_iter_ : int
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kernelreg import KernelRegimeRegressor
+    >>> X = np.linspace(-1, 1, 20).reshape(-1, 1); y = np.sin(3 * X).ravel()
+    >>> model = KernelRegimeRegressor(200, random_state=0).fit(X, y)
+    >>> bool(np.allclose(model.predict(X), y, atol=1e-6))
+    True
+    """
+
+    def fit(self, X: ArrayLike, y: ArrayLike) -> "KernelRegimeRegressor":
+        """Draw the hidden layer on X and solve the output layer for y."""
+        self._check_eps()
+        self._validate_params()
+        X, y = validate_data(
+            self, X, y, dtype=[np.float64, np.float32], multi_output=True, y_numeric=True
+        )
+        y = np.asarray(y, dtype=np.float64)
+        Phi = self._fit_features(X)
+        solution, self.coef_, self.intercept_ = self._solve_centered(Phi, y)
+        self._set_solution(solution)
+        return self
+
+    def predict(self, X: ArrayLike) -> np.ndarray:
+        """Predicted targets, shape (n_samples,) or (n_samples, n_outputs)."""
+        return self._decision(X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = True
+        return tags
+
+
+class KernelRegimeClassifier(ClassifierMixin, _KernelRegimeBase):
+    """Kernel-regime classifier: frozen random hidden layer, convex output layer on ±1 targets.
+
+    Binary problems fit one score f with targets ±1; multiclass problems fit one score per class
+    (one-vs-rest). ``loss="squared"`` is the min-norm least-squares program (any solver);
+    ``loss="hinge"`` (eps = 0: the hard-margin min-norm separator) and ``loss="logistic"`` bound the
+    mean loss by eps and need ``solver="cvxpy"``.
+
+    Parameters
+    ----------
+    n_features, activation, activation_params, offset_scale, solver, eps, fit_intercept,
+    solver_options, device, random_state
+        As in :class:`KernelRegimeRegressor`.
+    loss : {"squared", "hinge", "logistic"}, default="squared"
+        The loss whose mean the constraint bounds by eps. Only "logistic" gives probabilities.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    coef_ : ndarray of shape (n_features,) for two classes, (n_features, n_classes) otherwise
+    intercept_ : float or ndarray of shape (n_classes,)
+    solution_ : Solution, or list of Solution (one per class for one-vs-rest CVXPY losses)
+    feature_map_, history_, n_iter_, n_features_in_
+        As in :class:`KernelRegimeRegressor`.
+    """
+
+    _parameter_constraints: dict = {
+        **_KernelRegimeBase._parameter_constraints,
+        "loss": [StrOptions({"squared", "hinge", "logistic"})],
+    }
+
+    def __init__(
+        self,
+        n_features: int = 1000,
+        *,
+        activation: str | Callable = "relu",
+        activation_params: dict | None = None,
+        offset_scale: float | None = None,
+        solver: Literal["exact", "cvxpy", "gd", "adam", "cg"] = "exact",
+        eps: float = 0.0,
+        fit_intercept: bool = False,
+        solver_options: dict | None = None,
+        device: str = "cpu",
+        random_state: int | np.random.RandomState | None = None,
+        loss: Literal["squared", "hinge", "logistic"] = "squared",
+    ) -> None:
+        super().__init__(
+            n_features,
+            activation=activation,
+            activation_params=activation_params,
+            offset_scale=offset_scale,
+            solver=solver,
+            eps=eps,
+            fit_intercept=fit_intercept,
+            solver_options=solver_options,
+            device=device,
+            random_state=random_state,
+        )
+        self.loss = loss
+
+    def fit(self, X: ArrayLike, y: ArrayLike) -> "KernelRegimeClassifier":
+        """Draw the hidden layer on X and solve the output layer for the ±1-coded labels."""
+        self._check_eps()
+        self._validate_params()
+        if self.loss != "squared" and self.solver != "cvxpy":
+            raise ValueError(
+                f"loss={self.loss!r} of KernelRegimeClassifier is a CVXPY program; use solver='cvxpy' "
+                f"(got solver={self.solver!r}) or loss='squared'."
+            )
+        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
+        check_classification_targets(y)
+        self.classes_, y_index = np.unique(y, return_inverse=True)
+        if self.classes_.shape[0] < 2:
+            raise ValueError(
+                "KernelRegimeClassifier needs samples of at least 2 classes in the data, but the data "
+                f"contains only one class: {self.classes_[0]!r}."
+            )
+        Y = -np.ones((y_index.shape[0], self.classes_.shape[0]))
+        Y[np.arange(y_index.shape[0]), y_index] = 1.0
+        if self.classes_.shape[0] == 2:
+            Y = Y[:, 1]
+        Phi = self._fit_features(X)
+        if self.loss == "squared":
+            solution, self.coef_, self.intercept_ = self._solve_centered(Phi, Y)
+            self._set_solution(solution)
+        else:
+            self._fit_margin_loss(Phi, Y)
+        return self
+
+    def _fit_margin_loss(self, Phi: np.ndarray, Y: np.ndarray) -> None:
+        """One CVXPY program per one-vs-rest column for the hinge and logistic losses."""
+        columns = [Y] if Y.ndim == 1 else [Y[:, k] for k in range(Y.shape[1])]
+        solutions, coefs, intercepts = [], [], []
+        for target in columns:
+            sol = solve(
+                Phi,
+                target,
+                method="cvxpy",
+                eps=self.eps,
+                **self._solver_options(loss=self.loss, fit_intercept=self.fit_intercept),
+            )
+            solutions.append(sol)
+            coefs.append(sol.coef)
+            intercepts.append(float(sol.info.get("intercept", 0.0)))
+        if Y.ndim == 1:
+            self.coef_, self.intercept_ = coefs[0], intercepts[0]
+            self._set_solution(solutions[0])
+        else:
+            self.coef_, self.intercept_ = np.column_stack(coefs), np.asarray(intercepts)
+            self.solution_ = solutions
+            self.n_iter_ = int(max(s.n_iter for s in solutions))
+            self.history_ = [s.history for s in solutions]
+
+    def decision_function(self, X: ArrayLike) -> np.ndarray:
+        """Scores: shape (n_samples,) for two classes (positive means classes_[1]), else (n_samples, n_classes)."""
+        return self._decision(X)
+
+    def predict(self, X: ArrayLike) -> np.ndarray:
+        """The class with the largest score."""
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            return self.classes_[(scores > 0).astype(int)]
+        return self.classes_[np.argmax(scores, axis=1)]
+
+    def _has_proba(self) -> bool:
+        """Probabilities exist only for the logistic loss."""
+        return self.loss == "logistic"
+
+    @available_if(_has_proba)
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
+        """Class probabilities from the logistic scores (one-vs-rest, normalised for several classes)."""
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            p = expit(scores)
+            return np.column_stack([1.0 - p, p])
+        P = expit(scores)
+        return P / P.sum(axis=1, keepdims=True)
+
+    @available_if(_has_proba)
+    def predict_log_proba(self, X: ArrayLike) -> np.ndarray:
+        """Logarithm of :meth:`predict_proba`."""
+        return np.log(self.predict_proba(X))

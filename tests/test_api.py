@@ -1,0 +1,46 @@
+"""Every public name of DESIGN.md for the core scope exists and every __all__ entry resolves."""
+
+import importlib
+
+import pytest
+
+MODULES = ["kernelreg", "kernelreg.activations", "kernelreg.features", "kernelreg.solvers",
+           "kernelreg.compare", "kernelreg.estimators", "kernelreg.exceptions"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_all_names_resolve(name):
+    module = importlib.import_module(name)
+    assert module.__all__, f"{name} has an empty __all__"
+    for attr in module.__all__:
+        assert hasattr(module, attr), f"{name}.__all__ lists {attr!r}, which does not exist"
+
+
+def test_design_public_names():
+    import kernelreg
+    from kernelreg import activations, compare, features, solvers
+
+    for attr in ("get", "available"):
+        assert callable(getattr(activations, attr))
+    assert callable(features.RandomFeatureMap)
+    assert callable(solvers.solve) and solvers.Solution
+    assert callable(compare.compare_fits)
+    assert kernelreg.KernelRegimeRegressor and kernelreg.KernelRegimeClassifier
+
+
+def test_exceptions_are_one_tree():
+    from sklearn.exceptions import NotFittedError as SkNotFitted
+
+    from kernelreg.exceptions import DivergenceError, KernelregError, NotFittedError, SolverError
+
+    assert issubclass(NotFittedError, KernelregError) and issubclass(NotFittedError, SkNotFitted)
+    err = DivergenceError("boom", method="gd")
+    assert isinstance(err, SolverError) and err.status == "failed" and err.method == "gd"
+
+
+def test_cli_demo_runs(capsys):
+    from kernelreg.cli import main
+
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert "test accuracy" in out and "relu" in out
