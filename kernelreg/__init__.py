@@ -7,9 +7,14 @@ the two are compared — through scikit-learn estimators.
 
 from kernelreg import activations
 from kernelreg.compare import FitComparison, compare_fits, compare_methods
-from kernelreg.estimators import KernelRegimeClassifier, KernelRegimeRegressor
+from kernelreg.estimators import (
+    AdaptiveClassifier,
+    AdaptiveRegressor,
+    KernelRegimeClassifier,
+    KernelRegimeRegressor,
+)
 from kernelreg.exceptions import DeviceError, DivergenceError, KernelregError, NotFittedError, SolverError
-from kernelreg.features import ModuleFeatureMap, RandomFeatureMap
+from kernelreg.features import ModuleFeatureMap, RandomFeatureMap, freeze
 from kernelreg.solvers import Solution, solve
 
 __version__ = "0.1.0"
@@ -25,6 +30,9 @@ __all__ = [
     "FitComparison",
     "KernelRegimeRegressor",
     "KernelRegimeClassifier",
+    "AdaptiveRegressor",
+    "AdaptiveClassifier",
+    "freeze",
     "KernelregError",
     "NotFittedError",
     "SolverError",

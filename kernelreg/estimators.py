@@ -6,18 +6,22 @@ from numbers import Integral, Real
 from typing import Callable, Literal
 
 import numpy as np
+import torch
 from numpy.typing import ArrayLike
-from scipy.special import expit
+from scipy.special import expit, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from kernelreg.features import RandomFeatureMap
+from kernelreg._torch import to_numpy64
+from kernelreg.features import RandomFeatureMap, freeze
+from kernelreg.networks import MLP, TrainResult, train
 from kernelreg.solvers import Solution, solve
 
-__all__ = ["KernelRegimeRegressor", "KernelRegimeClassifier"]
+__all__ = ["KernelRegimeRegressor", "KernelRegimeClassifier", "AdaptiveRegressor", "AdaptiveClassifier"]
 
 _DEVICE_METHODS = ("exact", "gd", "adam", "cg")
 _SOLVERS = {"exact", "cvxpy", "gd", "adam", "cg"}
@@ -336,3 +340,318 @@ class KernelRegimeClassifier(ClassifierMixin, _KernelRegimeBase):
     def predict_log_proba(self, X: ArrayLike) -> np.ndarray:
         """Logarithm of :meth:`predict_proba`."""
         return np.log(self.predict_proba(X))
+
+
+# ----------------------------------------------------------------------------------------------
+# Adaptive regime: train the whole network, optionally freeze it after a warm-up and solve convexly
+# ----------------------------------------------------------------------------------------------
+
+
+class _AdaptiveBase(BaseEstimator):
+    """Shared machinery of the adaptive estimators: build the MLP, train it, freeze and solve, predict."""
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "activation": [str, callable],
+        "activation_params": [dict, None],
+        "optimizer": [StrOptions({"adam", "adamw", "sgd", "lbfgs"}), callable],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "max_epochs": [Interval(Integral, 0, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+        "warmup_epochs": [Interval(Integral, 0, None, closed="left"), None],
+        "then_solver": [StrOptions(_SOLVERS), None],
+        "eps": [Interval(Real, 0, None, closed="left")],
+        "readout": [StrOptions({"last", "kronecker", "function"})],
+        "solver_options": [dict, None],
+        "optimizer_params": [dict, None],
+        "schedule": "no_validation",
+        "early_stopping": [None, "boolean", Interval(Integral, 1, None, closed="left"), dict],
+        "init": [str, callable],
+        "warm_start": ["boolean", StrOptions({"kernel"})],
+        "device": [str],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        hidden_layer_sizes: int | tuple[int, ...] = (100,),
+        *,
+        activation: str | Callable = "relu",
+        activation_params: dict | None = None,
+        optimizer: str | Callable = "adam",
+        lr: float = 1e-2,
+        max_epochs: int = 500,
+        batch_size: int | None = None,
+        warmup_epochs: int | None = None,
+        then_solver: Literal["exact", "cvxpy", "gd", "adam", "cg"] | None = None,
+        eps: float = 0.0,
+        readout: Literal["last", "kronecker", "function"] = "last",
+        solver_options: dict | None = None,
+        optimizer_params: dict | None = None,
+        schedule=None,
+        early_stopping=None,
+        init: str | Callable = "default",
+        warm_start: bool | Literal["kernel"] = False,
+        device: str = "cpu",
+        random_state: int | np.random.RandomState | None = None,
+        verbose: bool = False,
+    ) -> None:
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.activation_params = activation_params
+        self.optimizer = optimizer
+        self.lr = lr
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.warmup_epochs = warmup_epochs
+        self.then_solver = then_solver
+        self.eps = eps
+        self.readout = readout
+        self.solver_options = solver_options
+        self.optimizer_params = optimizer_params
+        self.schedule = schedule
+        self.early_stopping = early_stopping
+        self.init = init
+        self.warm_start = warm_start
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # -- subclass hooks: how targets become network outputs and back --------------------------
+    _loss = "mse"
+
+    def _check_params(self) -> None:
+        """Cross-parameter rules sklearn's constraints cannot state."""
+        if isinstance(self.eps, Real) and not np.isfinite(self.eps):
+            raise ValueError(f"The 'eps' parameter of {type(self).__name__} must be finite; got {self.eps!r}.")
+        self._validate_params()
+        if self.then_solver is not None and self.warmup_epochs is None:
+            raise ValueError(
+                f"{type(self).__name__}: then_solver={self.then_solver!r} is the solver used after the "
+                "adaptive warm-up, but warmup_epochs is None; set warmup_epochs (e.g. 2) to train, freeze "
+                "and solve, or leave then_solver=None for full adaptive training."
+            )
+        if self.readout != "last" and self.warmup_epochs is None:
+            raise ValueError(
+                f"{type(self).__name__}: readout={self.readout!r} only applies to the frozen features after "
+                "a warm-up; set warmup_epochs or use readout='last'."
+            )
+
+    @property
+    def _frozen(self) -> bool:
+        """True when the fitted model is warm-up → freeze → convex solve."""
+        return self.warmup_epochs is not None
+
+    def _sizes(self) -> tuple[int, ...]:
+        """hidden_layer_sizes as a tuple of ints."""
+        sizes = self.hidden_layer_sizes
+        return (int(sizes),) if isinstance(sizes, Integral) else tuple(int(s) for s in sizes)
+
+    def _build_network(self, n_in: int, n_out: int, seed: int):
+        """A fresh MLP for this fit, seeded from the estimator's random_state."""
+        return MLP(
+            n_in, self._sizes(), n_out, activation=self.activation, activation_params=self.activation_params,
+            init=self.init, random_state=seed, device=self.device,
+        )
+
+    def _solve_output(self, Phi: np.ndarray, T: np.ndarray, method: str) -> tuple[Solution, np.ndarray, np.ndarray]:
+        """Min-norm output layer with an unpenalised intercept (centring), on the frozen features."""
+        options = dict(self.solver_options or {})
+        if method in _DEVICE_METHODS:
+            options.setdefault("device", self.device)
+        phi_mean, t_mean = Phi.mean(axis=0), T.mean(axis=0)
+        sol = solve(Phi - phi_mean, T - t_mean, method=method, eps=self.eps, **options)
+        return sol, sol.coef, t_mean - phi_mean @ sol.coef
+
+    def _set_output_layer(self, coef: np.ndarray, intercept: np.ndarray) -> None:
+        """Write a solved output layer into the network so net_ predicts what the solution says."""
+        out = self.net_.output
+        with torch.no_grad():
+            out.weight.copy_(torch.as_tensor(np.atleast_2d(coef.T).reshape(out.weight.shape)))
+            if out.bias is not None:
+                out.bias.copy_(torch.as_tensor(np.atleast_1d(intercept).reshape(out.bias.shape)))
+
+    def _fit_network(self, X: np.ndarray, train_target, solve_target: np.ndarray, n_out: int):
+        """Initialise (fresh, continued or kernel-regime), train, and optionally freeze and solve."""
+        rng = check_random_state(self.random_state)
+        init_seed, train_seed = (int(v) for v in rng.randint(2**31 - 1, size=2))
+        continuing = (
+            self.warm_start is True
+            and hasattr(self, "net_")
+            and self.net_.in_features == X.shape[1]
+            and self.net_.out_features == n_out
+        )
+        if not continuing:
+            self.net_ = self._build_network(X.shape[1], n_out, init_seed)
+            self.kernel_solution_ = None
+            if self.warm_start == "kernel":
+                fmap = freeze(self.net_, "last", device=self.device).fit(X)
+                sol, coef, intercept = self._solve_output(fmap.transform(X), solve_target, self.then_solver or "exact")
+                self._set_output_layer(coef, intercept)
+                self.kernel_solution_ = sol
+        epochs = self.max_epochs if self.warmup_epochs is None else self.warmup_epochs
+        if epochs > 0:
+            result = train(
+                self.net_, X, train_target, loss=self._loss, optimizer=self.optimizer, lr=self.lr,
+                optimizer_params=self.optimizer_params, max_epochs=epochs, batch_size=self.batch_size,
+                schedule=self.schedule, early_stopping=self.early_stopping, verbose=bool(self.verbose),
+                random_state=train_seed, device=self.device,
+            )
+        else:  # zero epochs: the network stays as initialised (e.g. the kernel-regime start alone)
+            result = TrainResult(stop_reason="max_epochs")
+        self.train_result_ = result
+        self.history_ = result.history
+        self.n_iter_ = result.n_iter
+        if self.warmup_epochs is not None:
+            self.feature_map_ = freeze(self.net_, self.readout, device=self.device).fit(X)
+            sol, self.coef_, self.intercept_ = self._solve_output(
+                self.feature_map_.transform(X), solve_target, self.then_solver or "exact"
+            )
+            self.solution_ = sol
+            if self.readout == "last":
+                self._set_output_layer(self.coef_, self.intercept_)
+
+    def _outputs(self, X: ArrayLike) -> np.ndarray:
+        """Model outputs (n_samples, n_out): the frozen features' solve, or the trained network."""
+        check_is_fitted(self, "net_")
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        if self._frozen and hasattr(self, "feature_map_"):
+            F = self.feature_map_.transform(X) @ self.coef_ + self.intercept_
+            return F.reshape(X.shape[0], -1)
+        param = next(self.net_.parameters())
+        with torch.inference_mode():
+            out = self.net_(torch.as_tensor(np.asarray(X), dtype=param.dtype, device=param.device))
+        return to_numpy64(out)
+
+
+class AdaptiveRegressor(RegressorMixin, _AdaptiveBase):
+    """MLP trained in the adaptive regime (all weights move), or warmed up, frozen and solved convexly.
+
+    With ``warmup_epochs=None`` every weight trains for ``max_epochs`` (full batch by default, Adam).
+    With ``warmup_epochs=k`` the network trains adaptively for k epochs, its hidden part is frozen
+    into features (``readout``) and the output layer is the min-norm solution of
+    (1/N)‖Φc − y‖² ≤ eps by ``then_solver`` (default "exact") — the spectral-bias paper's
+    Experiment 4. ``warm_start="kernel"`` runs the reverse: the output layer starts at the exact
+    kernel-regime solution on the random hidden layer, then everything trains.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : int or tuple of int, default=(100,)
+    activation : str or callable, default="relu"
+        A zoo name, "rowdy", "laaf", "kronecker", "iat", or a module factory ``f(width)``
+        (see :func:`kernelreg.networks.build_activation`).
+    activation_params : dict or None, default=None
+    optimizer : {"adam", "adamw", "sgd", "lbfgs"} or callable, default="adam"
+    lr : float, default=1e-2
+    max_epochs : int, default=500
+        Epochs of full adaptive training (ignored when ``warmup_epochs`` is set).
+    batch_size : int or None, default=None
+        None is full batch (the fast path: tensors stay on the device).
+    warmup_epochs : int or None, default=None
+        Adaptive epochs before freezing; None means no freezing.
+    then_solver : {"exact", "cvxpy", "gd", "adam", "cg"} or None, default=None
+        Output-layer solver after the warm-up (None means "exact"); needs ``warmup_epochs``.
+    eps : float, default=0.0
+        Bound on the mean squared training error of the frozen solve.
+    readout : {"last", "kronecker", "function"}, default="last"
+        Which frozen features: last hidden vector, Rowdy's N·K branches, or IAT's M-point state.
+    solver_options, optimizer_params : dict or None
+        Passed to :func:`kernelreg.solvers.solve` and to the optimizer.
+    schedule, early_stopping
+        Passed to :func:`kernelreg.networks.train`.
+    init : str or callable, default="default"
+        Weight initialisation of :class:`kernelreg.networks.MLP`.
+    warm_start : bool or "kernel", default=False
+        True continues from the previous fit's weights; "kernel" starts from the exact
+        kernel-regime output layer on the random hidden layer.
+    device : {"cpu", "cuda", "auto"}, default="cpu"
+    random_state : int, RandomState or None, default=None
+    verbose : bool, default=False
+        A tqdm progress bar over the epochs.
+
+    Attributes
+    ----------
+    net_ : kernelreg.networks.MLP
+    history_ : list of dict
+        Per-epoch training record.
+    train_result_ : kernelreg.networks.TrainResult
+    feature_map_, coef_, intercept_, solution_
+        The frozen map and solved output layer (with ``warmup_epochs``).
+    kernel_solution_ : Solution or None
+        The kernel-regime start (with ``warm_start="kernel"``).
+    n_iter_, n_features_in_
+    """
+
+    _loss = "mse"
+
+    def fit(self, X: ArrayLike, y: ArrayLike) -> "AdaptiveRegressor":
+        """Train (and optionally freeze and solve) on X, y."""
+        self._check_params()
+        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], multi_output=True, y_numeric=True)
+        y = np.asarray(y, dtype=np.float64)
+        self._y_ndim = y.ndim
+        T = y.reshape(y.shape[0], -1)
+        self._fit_network(X, T, T, T.shape[1])
+        return self
+
+    def predict(self, X: ArrayLike) -> np.ndarray:
+        """Predicted targets, shape (n_samples,) or (n_samples, n_outputs)."""
+        out = self._outputs(X)
+        return out[:, 0] if self._y_ndim == 1 else out
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = True
+        return tags
+
+
+class AdaptiveClassifier(ClassifierMixin, _AdaptiveBase):
+    """MLP classifier trained adaptively (softmax cross-entropy), or warmed up, frozen and solved convexly.
+
+    Parameters are those of :class:`AdaptiveRegressor`. Full training minimises cross-entropy on
+    one logit per class. After a warm-up (``warmup_epochs``) the frozen features get a min-norm
+    least-squares output layer on one-vs-rest ±1 targets (the kernel-regime classifier of
+    :class:`KernelRegimeClassifier`), so ``predict_proba`` exists only without a warm-up.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    net_, history_, train_result_, feature_map_, coef_, intercept_, solution_, kernel_solution_,
+    n_iter_, n_features_in_
+        As in :class:`AdaptiveRegressor`.
+    """
+
+    _loss = "cross_entropy"
+
+    def fit(self, X: ArrayLike, y: ArrayLike) -> "AdaptiveClassifier":
+        """Train (and optionally freeze and solve) on X and class labels y."""
+        self._check_params()
+        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
+        check_classification_targets(y)
+        self.classes_, y_index = np.unique(y, return_inverse=True)
+        if self.classes_.shape[0] < 2:
+            raise ValueError(
+                "AdaptiveClassifier needs samples of at least 2 classes in the data, but the data "
+                f"contains only one class: {self.classes_[0]!r}."
+            )
+        n_classes = self.classes_.shape[0]
+        T = -np.ones((y_index.shape[0], n_classes))
+        T[np.arange(y_index.shape[0]), y_index] = 1.0
+        self._fit_network(X, y_index.astype(np.int64), T, n_classes)
+        return self
+
+    def predict(self, X: ArrayLike) -> np.ndarray:
+        """The class with the largest output."""
+        outputs = self._outputs(X)  # checks fitted state before classes_ is read
+        return self.classes_[np.argmax(outputs, axis=1)]
+
+    def _has_proba(self) -> bool:
+        """Softmax probabilities exist for the cross-entropy network, not for the frozen least-squares solve."""
+        return self.warmup_epochs is None
+
+    @available_if(_has_proba)
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
+        """Softmax of the network's logits."""
+        return softmax(self._outputs(X), axis=1)

@@ -20,7 +20,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from kernelreg import activations
 from kernelreg._torch import resolve_device, resolve_dtype, seed_generator
 
-__all__ = ["FeatureMap", "RandomFeatureMap", "ModuleFeatureMap", "save_features", "auto_batch_size"]
+__all__ = ["FeatureMap", "RandomFeatureMap", "ModuleFeatureMap", "freeze", "save_features", "auto_batch_size"]
 
 #: Default memory budget of one chunk of Φ (bytes) when ``batch_size`` is None.
 CHUNK_BYTES = 64 * 2**20
@@ -367,3 +367,35 @@ class ModuleFeatureMap(FeatureMap):
 
     def _forward(self, X_chunk: torch.Tensor) -> torch.Tensor:
         return self.module_(X_chunk)
+
+
+def freeze(
+    network: torch.nn.Module,
+    readout: str = "last",
+    *,
+    device: str = "cpu",
+    dtype: Literal["float64", "float32"] = "float64",
+    batch_size: int | None = None,
+) -> ModuleFeatureMap:
+    """Freeze a (trained) network's hidden part into a feature map for a convex output-layer solve.
+
+    The network must offer ``feature_module(readout)`` (as :class:`kernelreg.networks.MLP` does):
+    ``"last"`` is the last hidden vector, ``"kronecker"`` the N·K branch features of a Rowdy /
+    Kronecker last layer, ``"function"`` the activated state function of an IAT last layer at its
+    M mesh points. The returned map holds a deep copy, so later training of ``network`` does not
+    change it. Call ``fit(X)`` on it before ``transform``.
+
+    Parameters
+    ----------
+    network : torch.nn.Module
+        A network with a ``feature_module(readout)`` method, or any module mapping x to features.
+    readout : str, default="last"
+    device, dtype, batch_size
+        As in :class:`ModuleFeatureMap`.
+
+    Returns
+    -------
+    ModuleFeatureMap
+    """
+    module = network.feature_module(readout) if hasattr(network, "feature_module") else network
+    return ModuleFeatureMap(module, device=device, dtype=dtype, batch_size=batch_size)
