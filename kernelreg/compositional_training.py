@@ -1,0 +1,862 @@
+"""Three-stage training of compositional (triangle-wave) ReLU networks, its baselines and the paper's protocol.
+
+Milkert, Hyde & Laine, *Compelling ReLU networks to exhibit exponentially many linear regions at
+initialization and during training* (ICML 2025; seed papers 001 + 004, ``research/compositional.md``
+§4). The pipeline:
+
+1. **reparameterised initialisation**: peaks a_i (and scales) → the width-4 network's weights,
+   exactly 2^d linear pieces (:class:`~kernelreg.layers.CompositionalNetwork`);
+2. **pretraining** in (a, s) space: Adam on the peaks only (kept in (0, 1) by a smooth map), with
+   the scales from the differentiability rule, or on peaks and scales in the "free" variant;
+3. **standard training**: the MLP weights are materialised as ordinary parameters (every 4×4 entry,
+   the zero hidden biases, the input and output rows) and all of them train with Adam.
+
+Baselines on the same data and the same number of Adam steps: PyTorch's default initialisation of
+the same 4-wide, d-deep ReLU MLP, RAAI, and "no pretraining" (stage 1 then stage 3).
+
+The protocol runner trains the runs of one (target, method) cell *together*: the n_runs networks
+are stacked along a leading axis and trained by one full-batch Adam on the sum of their MSEs.
+Adam is elementwise and each run's loss touches only its own parameters, so this is exactly n_runs
+independent trainings (each seeded on its own), only faster.
+
+This module sits at the networks stage of the flow: it imports layers, ``_torch`` and ``exceptions``.
+(The generic training loop of :mod:`kernelreg.networks` did not exist when this was written, so a
+minimal full-batch Adam loop lives here.)
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from numbers import Integral
+from typing import Literal
+
+import numpy as np
+import torch
+from numpy.typing import ArrayLike
+from sklearn.utils import check_random_state
+from torch import nn
+
+from kernelreg._torch import seed_generator
+from kernelreg.exceptions import KernelregError
+from kernelreg.layers.compositional import CompositionalLayer, CompositionalNetwork
+
+__all__ = [
+    "TARGETS",
+    "METHODS",
+    "PAPER_RESULTS",
+    "PAPER_SPARSE_RESULTS",
+    "TrainingConfig",
+    "StackedMLP",
+    "CompositionalFit",
+    "default_init_weights",
+    "raai_init_weights",
+    "pretrain",
+    "finetune",
+    "train_compositional",
+    "train_baseline",
+    "protocol_data",
+    "run_protocol",
+    "summarize_protocol",
+    "protocol_table",
+]
+
+_DTYPE = torch.float64
+
+#: The paper's targets on [0, 1]: name → (function, mode of the compositional networks, label).
+TARGETS: dict[str, tuple[Callable[[torch.Tensor], torch.Tensor], str, str]] = {
+    "x3": (lambda x: x**3, "convex", "x^3"),
+    "x11": (lambda x: x**11, "convex", "x^11"),
+    "sin": (lambda x: torch.sin(0.5 * math.pi * x), "concave", "sin(pi x/2)"),
+    "tanh": (lambda x: torch.tanh(3 * x), "concave", "tanh(3x)"),
+}
+
+#: Methods of the protocol (paper Table 1 rows).
+METHODS = ("default", "raai", "no_pretraining", "free_scales", "enforced")
+_METHOD_LABELS = {
+    "default": "Default (PyTorch init)",
+    "raai": "RAAI",
+    "no_pretraining": "No pretraining",
+    "free_scales": "Differentiability not enforced (free scales)",
+    "enforced": "Differentiability enforced",
+}
+
+#: Paper Table 1 (dense data, 500 points; min and mean MSE over 30 runs). sin/tanh are lost.
+PAPER_RESULTS: dict[tuple[str, str], dict[str, float]] = {
+    ("default", "x3"): {"min": 2.11e-5, "mean": 7.20e-2},
+    ("default", "x11"): {"min": 2.19e-5, "mean": 2.82e-2},
+    ("raai", "x3"): {"min": 2.14e-5, "mean": 3.97e-2},
+    ("raai", "x11"): {"min": 4.40e-5, "mean": 4.12e-2},
+    ("no_pretraining", "x3"): {"min": 7.63e-7, "mean": 3.89e-5},
+    ("no_pretraining", "x11"): {"min": 1.86e-5, "mean": 3.56e-4},
+    ("free_scales", "x3"): {"min": 1.64e-7, "mean": 1.02e-5},
+    ("free_scales", "x11"): {"min": 3.20e-6, "mean": 3.73e-5},
+    ("enforced", "x3"): {"min": 7.86e-8, "mean": 5.27e-7},
+    ("enforced", "x11"): {"min": 8.86e-7, "mean": 7.87e-6},
+}
+
+#: Paper's sparse-data table (10 training, 10 test points; minimum test MSE).
+PAPER_SPARSE_RESULTS: dict[tuple[str, str], dict[str, float]] = {
+    ("default", "x3"): {"min": 2.41e-4},
+    ("default", "x11"): {"min": 2.14e-3},
+    ("default", "sin"): {"min": 2.27e-5},
+    ("default", "tanh"): {"min": 1.60e-4},
+    ("enforced", "x3"): {"min": 5.65e-6},
+    ("enforced", "x11"): {"min": 6.53e-4},
+    ("enforced", "sin"): {"min": 7.92e-7},
+    ("enforced", "tanh"): {"min": 5.09e-6},
+}
+
+#: RAI's constants (Lu, Shin, Su & Karniadakis 2020, public code): N(0, 0.6007²/fan_in) and Beta(2, 1).
+_RAI_SIGMA = 0.6007
+
+
+# ---- configuration ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Settings shared by every method of the protocol (derive variants with ``dataclasses.replace``).
+
+    Parameters
+    ----------
+    depth : int, default=5
+        Hidden layers of the 4-wide network.
+    pretrain_epochs : int, default=3000
+        Full-batch Adam steps of stage 2 (pretraining in (a, s) space).
+    finetune_epochs : int, default=7000
+        Full-batch Adam steps of stage 3. Baselines and "no pretraining" get
+        ``pretrain_epochs + finetune_epochs`` steps, so every method has the same budget.
+    pretrain_lr : float, default=0.02
+        Adam learning rate on the peak logits (and log-scales) in stage 2.
+    finetune_lr : float, default=1e-3
+        Adam learning rate on the MLP weights (stage 3 and the baselines).
+    lr_decay : float, default=1e-2
+        The weight-space learning rate decays exponentially from ``finetune_lr`` to
+        ``finetune_lr * lr_decay`` over the run (1.0: constant). Stage 2 uses a constant rate.
+    warmup_fraction : float, default=0.05
+        The weight-space learning rate rises linearly from 0 over this fraction of the steps (for
+        every method alike). It keeps Adam's first, sign-like steps from shaking a pretrained
+        network out of its 2^d-piece structure at the start of stage 3.
+    a_init : {"half", "uniform"}, default="uniform"
+        Initial peaks of the compositional methods (shared by all three: same seed per run).
+    a_margin : float, default=0.05
+        Peaks live in (a_margin, 1 − a_margin).
+    width : int, default=4
+        Width of the baseline MLPs (the compositional networks are 4 wide by construction).
+    record_every : int, default=100
+        Epochs between history records.
+    num_threads : int or None, default=1
+        Torch intra-op threads while a training loop runs (restored afterwards). These networks
+        are tiny, so extra threads only add synchronisation (10× slower on a busy 2-core
+        machine); ``None`` leaves torch's setting alone.
+    """
+
+    depth: int = 5
+    pretrain_epochs: int = 3000
+    finetune_epochs: int = 7000
+    pretrain_lr: float = 0.02
+    finetune_lr: float = 1e-3
+    lr_decay: float = 1e-2
+    warmup_fraction: float = 0.05
+    a_init: Literal["half", "uniform"] = "uniform"
+    a_margin: float = 0.05
+    width: int = 4
+    record_every: int = 100
+    num_threads: int | None = 1
+
+    @property
+    def total_epochs(self) -> int:
+        """The budget every method gets: pretrain_epochs + finetune_epochs."""
+        return self.pretrain_epochs + self.finetune_epochs
+
+    def with_total_epochs(self, epochs: int) -> TrainingConfig:
+        """Same split between the stages, scaled to ``epochs`` Adam steps in all."""
+        epochs = _count(epochs, "epochs", "TrainingConfig.with_total_epochs", minimum=2)
+        pre = max(1, int(round(epochs * self.pretrain_epochs / max(self.total_epochs, 1))))
+        pre = min(pre, epochs - 1)
+        return replace(self, pretrain_epochs=pre, finetune_epochs=epochs - pre)
+
+
+def _count(value: object, name: str, owner: str, minimum: int = 1) -> int:
+    """An integer >= minimum, else a ValueError naming it."""
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
+        raise ValueError(f"{owner} needs {name} to be an integer >= {minimum}; got {name}={value!r}.")
+    return int(value)
+
+
+# ---- n independent MLPs trained as one ----------------------------------------------------------
+class StackedMLP(nn.Module):
+    """n_runs independent ReLU MLPs with the same layer sizes, evaluated and trained together.
+
+    Parameters
+    ----------
+    weights : sequence of Tensor
+        Per layer, shape (n_runs, out_features, in_features).
+    biases : sequence of Tensor
+        Per layer, shape (n_runs, out_features).
+
+    Notes
+    -----
+    ``forward`` maps x of shape (n_samples,) to (n_runs, n_samples): every run sees the same inputs.
+    Each run's output depends only on its own slice of the parameters, so the gradient of the sum
+    of per-run losses is each run's own gradient, and Adam (elementwise) trains every run exactly
+    as it would alone.
+    """
+
+    def __init__(self, weights: Sequence[torch.Tensor], biases: Sequence[torch.Tensor]) -> None:
+        super().__init__()
+        if len(weights) != len(biases) or not weights:
+            raise ValueError(
+                f"StackedMLP needs one bias per weight and at least one layer; got {len(weights)} weights "
+                f"and {len(biases)} biases."
+            )
+        self.weights = nn.ParameterList([nn.Parameter(w.detach().clone()) for w in weights])
+        self.biases = nn.ParameterList([nn.Parameter(b.detach().clone()) for b in biases])
+
+    @property
+    def n_runs(self) -> int:
+        return self.weights[0].shape[0]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Outputs of every run, shape (n_runs, n_samples) for x of shape (n_samples,)."""
+        h = x.reshape(1, -1, 1).expand(self.n_runs, -1, -1)
+        last = len(self.weights) - 1
+        for k, (w, b) in enumerate(zip(self.weights, self.biases)):
+            h = torch.baddbmm(b[:, None, :], h, w.transpose(1, 2))
+            if k < last:
+                h = torch.relu(h)
+        return h[..., 0]
+
+    def to_sequential(self, run: int = 0) -> nn.Sequential:
+        """Run ``run`` as a plain ``nn.Sequential`` of Linear + ReLU (detached copy)."""
+        modules: list[nn.Module] = []
+        last = len(self.weights) - 1
+        for k, (w, b) in enumerate(zip(self.weights, self.biases)):
+            lin = nn.Linear(w.shape[2], w.shape[1], dtype=w.dtype, device=w.device)
+            with torch.no_grad():
+                lin.weight.copy_(w[run])
+                lin.bias.copy_(b[run])
+            modules.append(lin)
+            if k < last:
+                modules.append(nn.ReLU())
+        return nn.Sequential(*modules)
+
+    @classmethod
+    def from_layer(cls, layer: CompositionalLayer) -> StackedMLP:
+        """Materialise the pretrained blocks of a CompositionalLayer (one block per run): stage 3's start."""
+        blocks = layer.block_weights()
+        n = layer.n_features
+        zeros = torch.zeros(n, 4, dtype=layer.logits.dtype, device=layer.logits.device)
+        weights = [blocks["w_in"][:, :, None]] + list(blocks["hidden"]) + [blocks["w_out"][:, None, :]]
+        biases = [blocks["b_in"]] + [zeros] * len(blocks["hidden"]) + [blocks["b_out"][:, None]]
+        return cls(weights, biases)
+
+
+def _layer_sizes(depth: int, width: int) -> list[tuple[int, int]]:
+    """(fan_in, fan_out) of the 1 → width^depth → 1 MLP."""
+    dims = [1] + [width] * depth + [1]
+    return list(zip(dims[:-1], dims[1:]))
+
+
+def default_init_weights(
+    depth: int, width: int = 4, *, random_state: int | np.random.RandomState | None = None
+) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """PyTorch's default ``nn.Linear`` initialisation of the 1 → width^depth → 1 MLP, from a local generator.
+
+    A re-implementation of ``nn.Linear.reset_parameters`` (``kaiming_uniform_(a=√5)``): weights and
+    biases ~ U(−1/√fan_in, 1/√fan_in), drawn in float64 from a ``torch.Generator`` seeded by
+    ``random_state``, so no global seed is touched.
+
+    Returns
+    -------
+    weights : list of Tensor, shapes (fan_out, fan_in)
+    biases : list of Tensor, shapes (fan_out,)
+    """
+    gen = seed_generator(check_random_state(random_state))
+    weights, biases = [], []
+    for fan_in, fan_out in _layer_sizes(_count(depth, "depth", "default_init_weights"), width):
+        bound = 1.0 / math.sqrt(fan_in)
+        weights.append((2 * torch.rand(fan_out, fan_in, generator=gen, dtype=_DTYPE) - 1) * bound)
+        biases.append((2 * torch.rand(fan_out, generator=gen, dtype=_DTYPE) - 1) * bound)
+    return weights, biases
+
+
+def raai_init_weights(
+    depth: int, width: int = 4, *, random_state: int | np.random.RandomState | None = None
+) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Randomized asymmetric anti-correlated initialisation (our reading of RAAI), from a local generator.
+
+    For every layer that feeds a ReLU (the hidden layers), each neuron's incoming vector
+    v = (w_1 … w_n, b) is drawn as:
+
+    1. v ~ N(0, σ²/n) entrywise with σ = 0.6007 (n = fan_in), as in RAI;
+    2. *anti-correlation* (n >= 2): the weight part is projected onto the zero-sum subspace and
+       rescaled by √(n/(n − 1)), so every weight keeps variance σ²/n and any two incoming weights
+       of a neuron have correlation −1/(n − 1) (the maximally anti-correlated Gaussian);
+    3. *asymmetry* (RAI): one entry of v, chosen uniformly among the n + 1, is replaced by a
+       Beta(2, 1) draw (sampled as √U), which makes the neuron likely to be active.
+
+    The output layer keeps PyTorch's default initialisation.
+
+    Notes
+    -----
+    Singh & Sreejith (2021, arXiv 2103.12499) combine anti-correlated weights with Lu et al.'s
+    RAI; their exact covariance (and whether the bias takes part) is not recoverable from the
+    sources here (research note §4.1, open item 5). Step 2 is our choice of the maximal
+    anti-correlation; the original may use a weaker, tuned correlation.
+    """
+    depth = _count(depth, "depth", "raai_init_weights")
+    gen = seed_generator(check_random_state(random_state))
+    sizes = _layer_sizes(depth, width)
+    weights, biases = [], []
+    for k, (fan_in, fan_out) in enumerate(sizes):
+        if k == len(sizes) - 1:
+            bound = 1.0 / math.sqrt(fan_in)
+            weights.append((2 * torch.rand(fan_out, fan_in, generator=gen, dtype=_DTYPE) - 1) * bound)
+            biases.append((2 * torch.rand(fan_out, generator=gen, dtype=_DTYPE) - 1) * bound)
+            continue
+        std = _RAI_SIGMA / math.sqrt(fan_in)
+        v = torch.randn(fan_out, fan_in + 1, generator=gen, dtype=_DTYPE)
+        if fan_in >= 2:
+            w = v[:, :fan_in]
+            v[:, :fan_in] = (w - w.mean(dim=1, keepdim=True)) * math.sqrt(fan_in / (fan_in - 1))
+        v = v * std
+        pick = torch.randint(0, fan_in + 1, (fan_out,), generator=gen)
+        v[torch.arange(fan_out), pick] = torch.sqrt(torch.rand(fan_out, generator=gen, dtype=_DTYPE))
+        weights.append(v[:, :fan_in].clone())
+        biases.append(v[:, fan_in].clone())
+    return weights, biases
+
+
+def _stack(draws: Sequence[tuple[list[torch.Tensor], list[torch.Tensor]]]) -> StackedMLP:
+    """Stack per-run (weights, biases) into one StackedMLP."""
+    weights = [torch.stack([d[0][k] for d in draws]) for k in range(len(draws[0][0]))]
+    biases = [torch.stack([d[1][k] for d in draws]) for k in range(len(draws[0][1]))]
+    return StackedMLP(weights, biases)
+
+
+# ---- the training loop ------------------------------------------------------------------------------
+def _adam(
+    params: Iterable[nn.Parameter],
+    per_run_loss: Callable[[], torch.Tensor],
+    *,
+    epochs: int,
+    lr: float,
+    lr_decay: float = 1.0,
+    warmup_fraction: float = 0.0,
+    record_every: int = 100,
+    stage: str = "",
+    num_threads: int | None = 1,
+) -> list[dict]:
+    """Full-batch Adam on the sum of per-run losses; history is one dict per record (per-run MSEs).
+
+    A KeyboardInterrupt stops the loop, keeps the parameters reached and records the reason.
+    """
+    params = list(params)
+    opt = torch.optim.Adam(params, lr=lr)
+    warm = int(round(warmup_fraction * epochs))
+
+    def factor(e: int) -> float:
+        """Linear warm-up over the first ``warm`` steps, exponential decay to lr·lr_decay over the run."""
+        return min(1.0, (e + 1) / warm if warm else 1.0) * lr_decay ** (e / max(epochs, 1))
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+    history: list[dict] = []
+    start = time.perf_counter()
+    epoch = 0
+    threads = torch.get_num_threads()
+    if num_threads is not None:
+        torch.set_num_threads(_count(num_threads, "num_threads", "training loop"))
+    try:
+        for epoch in range(1, epochs + 1):
+            opt.zero_grad(set_to_none=True)
+            losses = per_run_loss()
+            losses.sum().backward()
+            opt.step()
+            sched.step()
+            if record_every and (epoch % record_every == 0 or epoch == 1):
+                history.append(_record(stage, epoch, losses, opt, start))
+    except KeyboardInterrupt:
+        history.append({"stage": stage, "epoch": epoch, "stopped": "KeyboardInterrupt"})
+    finally:
+        torch.set_num_threads(threads)
+    with torch.no_grad():
+        final = per_run_loss()
+    history.append(_record(stage, epoch, final, opt, start) | {"final": True})
+    return history
+
+
+def _record(stage: str, epoch: int, losses: torch.Tensor, opt: torch.optim.Optimizer, start: float) -> dict:
+    """One history entry."""
+    return {
+        "stage": stage,
+        "epoch": epoch,
+        "mse": losses.detach().cpu().tolist(),
+        "lr": opt.param_groups[0]["lr"],
+        "time_s": time.perf_counter() - start,
+    }
+
+
+def _as_vector(values: ArrayLike | torch.Tensor) -> torch.Tensor:
+    """A float64 CPU vector (flattened) from an array-like or a tensor."""
+    if isinstance(values, torch.Tensor):
+        return values.detach().to("cpu", _DTYPE).reshape(-1)
+    return torch.as_tensor(np.asarray(values, dtype=np.float64)).reshape(-1)
+
+
+def _xy(X: ArrayLike, y: ArrayLike, owner: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """1-d inputs in [0, 1] and targets as float64 tensors of equal length, else a ValueError."""
+    x, t = _as_vector(X), _as_vector(y)
+    if x.numel() != t.numel() or x.numel() == 0:
+        raise ValueError(
+            f"{owner} needs as many targets as inputs (> 0); got {x.numel()} inputs and {t.numel()} targets."
+        )
+    if not (torch.isfinite(x).all() and torch.isfinite(t).all()):
+        raise ValueError(f"{owner} got NaN or infinite inputs or targets.")
+    if x.min() < 0 or x.max() > 1:
+        raise ValueError(
+            f"{owner} trains compositional networks on inputs in [0, 1]; got inputs in "
+            f"[{float(x.min()):.6g}, {float(x.max()):.6g}]. Rescale them first."
+        )
+    return x, t
+
+
+def pretrain(
+    model: CompositionalNetwork | CompositionalLayer,
+    X: ArrayLike,
+    y: ArrayLike,
+    *,
+    epochs: int = 3000,
+    lr: float = 0.02,
+    record_every: int = 100,
+    num_threads: int | None = 1,
+) -> list[dict]:
+    """Stage 2: Adam on the peak logits (and log-scales in the free variant) through the closed form.
+
+    Parameters
+    ----------
+    model : CompositionalNetwork or CompositionalLayer
+        A network, or a layer with ``input_map="none"`` whose n_features blocks are independent
+        runs that all see the same 1-d inputs.
+    X : array-like of shape (n_samples,) or (n_samples, 1)
+        Inputs in [0, 1].
+    y : array-like of shape (n_samples,)
+        Targets.
+    epochs : int, default=3000
+    lr : float, default=0.02
+    record_every : int, default=100
+    num_threads : int or None, default=1
+        Torch threads during the loop (restored afterwards); ``None`` leaves them alone.
+
+    Returns
+    -------
+    list of dict
+        History: ``stage``, ``epoch``, ``mse`` (list, one per run), ``lr``, ``time_s``; the last entry
+        has ``final=True`` and the MSE after the last step.
+
+    Notes
+    -----
+    The closed form equals the MLP of the same parameters exactly (the tests check it), so its
+    gradient is the paper's "backpropagation to the weights, chained to the a_i". The peaks stay
+    in (a_margin, 1 − a_margin) because Adam moves the logits θ, never a itself.
+    """
+    x, t = _xy(X, y, "pretrain")
+    if isinstance(model, CompositionalNetwork):
+        def loss() -> torch.Tensor:
+            return ((model(x) - t) ** 2).mean()[None]
+    elif isinstance(model, CompositionalLayer):
+        if model.input_map != "none":
+            raise ValueError(
+                f"pretrain needs a CompositionalLayer with input_map='none' (independent runs on the same "
+                f"inputs in [0, 1]); got input_map={model.input_map!r}."
+            )
+        xs = x[:, None].expand(-1, model.n_features)
+
+        def loss() -> torch.Tensor:
+            return ((model(xs) - t[:, None]) ** 2).mean(dim=0)
+    else:
+        raise TypeError(f"pretrain trains a CompositionalNetwork or CompositionalLayer; got {type(model).__name__}.")
+    return _adam(model.parameters(), loss, epochs=_count(epochs, "epochs", "pretrain", 0), lr=lr,
+                 record_every=record_every, stage="pretrain", num_threads=num_threads)
+
+
+def finetune(
+    mlp: nn.Module,
+    X: ArrayLike,
+    y: ArrayLike,
+    *,
+    epochs: int = 7000,
+    lr: float = 1e-3,
+    lr_decay: float = 1e-2,
+    warmup_fraction: float = 0.05,
+    record_every: int = 100,
+    num_threads: int | None = 1,
+) -> list[dict]:
+    """Stage 3 (and the baselines): Adam on every weight and bias of an MLP, full batch, MSE.
+
+    Parameters
+    ----------
+    mlp : nn.Module
+        A ``StackedMLP`` (x of shape (n,) → (n_runs, n)) or a module mapping (n, 1) → (n, 1),
+        such as ``CompositionalNetwork.to_mlp()``.
+    X, y : array-like of shape (n_samples,)
+        Inputs in [0, 1] and targets.
+    epochs : int, default=7000
+    lr : float, default=1e-3
+    lr_decay : float, default=1e-2
+        Exponential decay of the learning rate to ``lr * lr_decay`` at the last epoch.
+    warmup_fraction : float, default=0.05
+        Linear warm-up of the learning rate over this fraction of the epochs.
+    record_every : int, default=100
+    num_threads : int or None, default=1
+        Torch threads during the loop (restored afterwards); ``None`` leaves them alone.
+
+    Returns
+    -------
+    list of dict
+        As :func:`pretrain`.
+    """
+    x, t = _xy(X, y, "finetune")
+    if isinstance(mlp, StackedMLP):
+        def loss() -> torch.Tensor:
+            return ((mlp(x) - t[None, :]) ** 2).mean(dim=1)
+    else:
+        dtype = next(mlp.parameters()).dtype
+        xc, tc = x.to(dtype)[:, None], t.to(dtype)
+
+        def loss() -> torch.Tensor:
+            return ((mlp(xc)[:, 0] - tc) ** 2).mean()[None]
+    return _adam(mlp.parameters(), loss, epochs=_count(epochs, "epochs", "finetune", 0), lr=lr,
+                 lr_decay=lr_decay, warmup_fraction=warmup_fraction, record_every=record_every,
+                 stage="finetune", num_threads=num_threads)
+
+
+# ---- one method, n runs -------------------------------------------------------------------------
+@dataclass
+class CompositionalFit:
+    """What one training (one method, one or several runs) leaves behind.
+
+    Attributes
+    ----------
+    method : str
+    mlp : StackedMLP
+        The trained networks (run r: ``mlp.to_sequential(r)``).
+    network : CompositionalLayer or None
+        The pretrained (a, s) parameterisations, one block per run (``None`` for the baselines);
+        ``compositional_network(r)`` gives run r's as a CompositionalNetwork.
+    mse : ndarray of shape (n_runs,)
+        Training MSE after the last step.
+    pretrain_mse : ndarray of shape (n_runs,) or None
+        MSE of the closed form after stage 2 (for "no_pretraining": at initialisation).
+    history : list of dict
+    """
+
+    method: str
+    mlp: StackedMLP
+    network: CompositionalLayer | None
+    mse: np.ndarray
+    pretrain_mse: np.ndarray | None
+    history: list[dict] = field(default_factory=list)
+
+    def compositional_network(self, run: int = 0) -> CompositionalNetwork:
+        """Run ``run``'s pretrained parameterisation as a CompositionalNetwork (stage-2 result)."""
+        layer = self.network
+        if layer is None:
+            raise KernelregError(f"CompositionalFit of method {self.method!r} has no (a, s) parameterisation (a baseline).")
+        free = not layer.enforce_differentiability
+        return CompositionalNetwork(
+            layer.depth,
+            layer.modes[run],
+            enforce_differentiability=not free,
+            a_init=layer.peaks[run].detach().cpu().numpy(),
+            a_margin=layer.a_margin,
+            first_factor=layer.first_factors[run],
+            s_init=layer.magnitudes_matrix()[run].detach().cpu().numpy() if free else "recurrence",
+            dtype=layer.logits.dtype,
+        )
+
+
+def _check_method(method: object) -> str:
+    """A known method name, else a ValueError listing them."""
+    if not isinstance(method, str) or method not in METHODS:
+        raise ValueError(f"method={method!r} is unknown; use one of {list(METHODS)}.")
+    return method
+
+
+def _seeds(random_state, n_runs: int, seeds: Sequence[int] | None = None, owner: str = "") -> list[int]:
+    """One integer seed per run: the given ``seeds``, else drawn from random_state (common to every method)."""
+    if seeds is not None:
+        seeds = [int(s) for s in seeds]
+        if not seeds:
+            raise ValueError(f"{owner} got an empty list of seeds; give one seed per run.")
+        return seeds
+    n_runs = _count(n_runs, "n_runs", owner)
+    return [int(s) for s in check_random_state(random_state).randint(2**31 - 1, size=n_runs)]
+
+
+def train_compositional(
+    X: ArrayLike,
+    y: ArrayLike,
+    *,
+    mode: Literal["convex", "concave"],
+    method: Literal["enforced", "free_scales", "no_pretraining"] = "enforced",
+    config: TrainingConfig | None = None,
+    n_runs: int = 1,
+    random_state: int | np.random.RandomState | None = None,
+    seeds: Sequence[int] | None = None,
+) -> CompositionalFit:
+    """Three-stage training of compositional networks (n_runs independent runs, trained together).
+
+    Parameters
+    ----------
+    X, y : array-like of shape (n_samples,)
+        Inputs in [0, 1] and targets.
+    mode : {"convex", "concave"}
+        Subtract the waves (convex targets) or add them (concave targets).
+    method : {"enforced", "free_scales", "no_pretraining"}, default="enforced"
+        - ``"enforced"``: stage 2 trains the peaks only, scales from the differentiability rule;
+        - ``"free_scales"``: stage 2 trains peaks and scales (initialised from the rule);
+        - ``"no_pretraining"``: stage 1 then stage 3 with the whole budget.
+    config : TrainingConfig or None, default=None
+        ``None``: ``TrainingConfig()``.
+    n_runs : int, default=1
+    random_state : int, RandomState or None, default=None
+        Run r draws its initial peaks from seed r of ``random_state`` (the same seeds serve every
+        method, so the compositional methods share their starting locations).
+    seeds : sequence of int or None, default=None
+        Explicit per-run seeds (then ``n_runs = len(seeds)`` and ``random_state`` is unused).
+
+    Returns
+    -------
+    CompositionalFit
+        ``network`` is a :class:`~kernelreg.layers.CompositionalLayer` whose n_runs blocks are the
+        runs' pretrained parameterisations (``input_map="none"``).
+    """
+    cfg = config or TrainingConfig()
+    method = _check_method(method)
+    if method in ("default", "raai"):
+        raise ValueError(f"train_compositional trains the compositional methods; use train_baseline for method={method!r}.")
+    run_seeds = _seeds(random_state, n_runs, seeds, "train_compositional")
+    n_runs = len(run_seeds)
+    x, t = _xy(X, y, "train_compositional")
+    d = _count(cfg.depth, "depth", "TrainingConfig")
+    peaks = []
+    for seed in run_seeds:
+        net = CompositionalNetwork(d, mode, a_init=cfg.a_init, a_margin=cfg.a_margin, random_state=seed)
+        peaks.append(net.peaks.detach().numpy())
+    layer = CompositionalLayer(
+        n_runs, d, mode, enforce_differentiability=(method != "free_scales"), a_init=np.stack(peaks),
+        a_margin=cfg.a_margin, input_map="none",
+    )
+    history: list[dict] = []
+    finetune_epochs = cfg.finetune_epochs
+    if method == "no_pretraining":
+        finetune_epochs = cfg.total_epochs
+        with torch.no_grad():
+            pre = ((layer(x[:, None].expand(-1, n_runs)) - t[:, None]) ** 2).mean(dim=0)
+        pretrain_mse = pre.numpy()
+    else:
+        history += pretrain(layer, x, t, epochs=cfg.pretrain_epochs, lr=cfg.pretrain_lr, record_every=cfg.record_every,
+                            num_threads=cfg.num_threads)
+        pretrain_mse = np.asarray(history[-1]["mse"])
+    mlp = StackedMLP.from_layer(layer)
+    history += finetune(mlp, x, t, epochs=finetune_epochs, lr=cfg.finetune_lr, lr_decay=cfg.lr_decay,
+                        warmup_fraction=cfg.warmup_fraction, record_every=cfg.record_every,
+                        num_threads=cfg.num_threads)
+    return CompositionalFit(method, mlp, layer, np.asarray(history[-1]["mse"]), pretrain_mse, history)
+
+
+def train_baseline(
+    X: ArrayLike,
+    y: ArrayLike,
+    *,
+    method: Literal["default", "raai"] = "default",
+    config: TrainingConfig | None = None,
+    n_runs: int = 1,
+    random_state: int | np.random.RandomState | None = None,
+    seeds: Sequence[int] | None = None,
+) -> CompositionalFit:
+    """Baselines: the plain width × depth ReLU MLP from PyTorch's default init or RAAI, then Adam.
+
+    Same data and the same number of Adam steps (``config.total_epochs``) and the same optimizer
+    settings as stage 3 of the compositional methods. Parameters as :func:`train_compositional`
+    (without ``mode``); see :func:`default_init_weights` and :func:`raai_init_weights`.
+    """
+    cfg = config or TrainingConfig()
+    method = _check_method(method)
+    if method not in ("default", "raai"):
+        raise ValueError(f"train_baseline trains 'default' or 'raai'; use train_compositional for method={method!r}.")
+    run_seeds = _seeds(random_state, n_runs, seeds, "train_baseline")
+    x, t = _xy(X, y, "train_baseline")
+    draw = default_init_weights if method == "default" else raai_init_weights
+    mlp = _stack([draw(cfg.depth, cfg.width, random_state=seed) for seed in run_seeds])
+    history = finetune(mlp, x, t, epochs=cfg.total_epochs, lr=cfg.finetune_lr, lr_decay=cfg.lr_decay,
+                       warmup_fraction=cfg.warmup_fraction, record_every=cfg.record_every,
+                       num_threads=cfg.num_threads)
+    return CompositionalFit(method, mlp, None, np.asarray(history[-1]["mse"]), None, history)
+
+
+# ---- the paper's protocol ---------------------------------------------------------------------------
+def protocol_data(target: str, sparse: bool = False) -> dict[str, torch.Tensor]:
+    """Training (and test) data of the protocol for one target.
+
+    Dense: 500 evenly spaced points on [0, 1] (training = evaluation, no split, as in the paper).
+    Sparse: 10 training points linspace(0, 1, 10) and 10 test points linspace(0.05, 0.95, 10)
+    (the paper's placement is unknown; this is our choice: an even grid and a shifted even grid).
+
+    Returns
+    -------
+    dict
+        ``x_train``, ``y_train``, ``x_test``, ``y_test`` (float64 tensors; test = train when dense).
+    """
+    if target not in TARGETS:
+        raise ValueError(f"target={target!r} is unknown; use one of {list(TARGETS)}.")
+    fn = TARGETS[target][0]
+    if sparse:
+        x_train = torch.linspace(0, 1, 10, dtype=_DTYPE)
+        x_test = torch.linspace(0.05, 0.95, 10, dtype=_DTYPE)
+    else:
+        x_train = x_test = torch.linspace(0, 1, 500, dtype=_DTYPE)
+    return {"x_train": x_train, "y_train": fn(x_train), "x_test": x_test, "y_test": fn(x_test)}
+
+
+def run_protocol(
+    targets: Sequence[str] = tuple(TARGETS),
+    methods: Sequence[str] = METHODS,
+    n_runs: int = 30,
+    epochs: int | None = None,
+    quick: bool = False,
+    random_state: int | np.random.RandomState | None = 0,
+    sparse: bool = False,
+    config: TrainingConfig | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[dict]:
+    """Run the paper's protocol: every method on every target, n_runs seeded runs each.
+
+    Parameters
+    ----------
+    targets : sequence of {"x3", "x11", "sin", "tanh"}, default=all four
+    methods : sequence of {"default", "raai", "no_pretraining", "free_scales", "enforced"}, default=all
+    n_runs : int, default=30
+    epochs : int or None, default=None
+        Total Adam steps per run (every method gets the same); ``None``: the config's
+        ``pretrain_epochs + finetune_epochs``. The stage split keeps the config's ratio.
+    quick : bool, default=False
+        At most 2 runs and 200 epochs (a smoke test).
+    random_state : int, RandomState or None, default=0
+        Seeds of the runs; run r uses the same seed for every method and target.
+    sparse : bool, default=False
+        10 training points and 10 test points instead of 500 points (see :func:`protocol_data`).
+    config : TrainingConfig or None, default=None
+    progress : callable or None, default=None
+        Called with a one-line message after each (target, method) cell.
+
+    Returns
+    -------
+    list of dict
+        One row per (target, method, run): ``target``, ``method``, ``run``, ``seed``, ``mse``
+        (training MSE), ``test_mse`` (test MSE; = mse when dense), ``pretrain_mse`` (closed form
+        after stage 2, or at initialisation for "no_pretraining"; NaN for baselines), ``sparse``,
+        ``epochs``, ``pretrain_epochs``, ``time_s`` (the cell's wall time, shared by its runs).
+    """
+    cfg = config or TrainingConfig()
+    n_runs = _count(n_runs, "n_runs", "run_protocol")
+    for m in methods:
+        _check_method(m)
+    for tname in targets:
+        if tname not in TARGETS:
+            raise ValueError(f"target={tname!r} is unknown; use one of {list(TARGETS)}.")
+    if quick:
+        n_runs = min(n_runs, 2)
+        epochs = min(epochs or 200, 200)
+    if epochs is not None:
+        cfg = cfg.with_total_epochs(epochs)
+    seeds = _seeds(random_state, n_runs)
+    rows: list[dict] = []
+    for tname in targets:
+        data = protocol_data(tname, sparse)
+        mode = TARGETS[tname][1]
+        for method in methods:
+            start = time.perf_counter()
+            if method in ("default", "raai"):
+                fit = train_baseline(data["x_train"], data["y_train"], method=method, config=cfg, seeds=seeds)
+            else:
+                fit = train_compositional(data["x_train"], data["y_train"], mode=mode, method=method, config=cfg,
+                                          seeds=seeds)
+            elapsed = time.perf_counter() - start
+            with torch.no_grad():
+                test = ((fit.mlp(data["x_test"]) - data["y_test"][None, :]) ** 2).mean(dim=1).numpy()
+            for r in range(n_runs):
+                rows.append({
+                    "target": tname,
+                    "method": method,
+                    "run": r,
+                    "seed": seeds[r],
+                    "mse": float(fit.mse[r]),
+                    "test_mse": float(test[r]),
+                    "pretrain_mse": float(fit.pretrain_mse[r]) if fit.pretrain_mse is not None else float("nan"),
+                    "sparse": bool(sparse),
+                    "epochs": cfg.total_epochs,
+                    "pretrain_epochs": 0 if method in ("default", "raai", "no_pretraining") else cfg.pretrain_epochs,
+                    "time_s": elapsed,
+                })
+            if progress is not None:
+                key = "test_mse" if sparse else "mse"
+                vals = np.array([r[key] for r in rows[-n_runs:]])
+                progress(f"{tname:5s} {method:15s} min {vals.min():.3g} mean {vals.mean():.3g} ({elapsed:.1f}s)")
+    return rows
+
+
+def summarize_protocol(rows: Sequence[dict]) -> list[dict]:
+    """Min, mean and median MSE per (sparse, target, method), beside the paper's numbers.
+
+    Dense rows are summarised by their training MSE (the paper's metric), sparse rows by their test
+    MSE. Returns one dict per cell: ``sparse``, ``target``, ``method``, ``metric``, ``n_runs``,
+    ``min``, ``mean``, ``median``, ``max``, ``paper_min``, ``paper_mean`` (NaN where the paper's
+    value is lost or was never reported), ``time_s``.
+    """
+    cells: dict[tuple, list[dict]] = {}
+    for row in rows:
+        cells.setdefault((row["sparse"], row["target"], row["method"]), []).append(row)
+    out = []
+    for (sparse, target, method), cell in cells.items():
+        metric = "test_mse" if sparse else "mse"
+        vals = np.array([r[metric] for r in cell], dtype=np.float64)
+        paper = (PAPER_SPARSE_RESULTS if sparse else PAPER_RESULTS).get((method, target), {})
+        out.append({
+            "sparse": sparse,
+            "target": target,
+            "method": method,
+            "metric": metric,
+            "n_runs": len(cell),
+            "min": float(np.min(vals)),
+            "mean": float(np.mean(vals)),
+            "median": float(np.median(vals)),
+            "max": float(np.max(vals)),
+            "paper_min": paper.get("min", float("nan")),
+            "paper_mean": paper.get("mean", float("nan")),
+            "time_s": float(cell[0]["time_s"]),
+        })
+    return out
+
+
+def _fmt(value: float) -> str:
+    """A number for the markdown table ('—' for NaN)."""
+    return "—" if value is None or not np.isfinite(value) else f"{value:.3g}"
+
+
+def protocol_table(summary: Sequence[dict]) -> str:
+    """A markdown table of :func:`summarize_protocol`'s cells, ours beside the paper's."""
+    lines = [
+        "| data | target | method | runs | min MSE (ours) | min MSE (paper) | mean MSE (ours) | mean MSE (paper) | median (ours) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for c in summary:
+        data = "sparse (test)" if c["sparse"] else "dense (train)"
+        lines.append(
+            f"| {data} | {TARGETS[c['target']][2]} | {_METHOD_LABELS[c['method']]} | {c['n_runs']} | "
+            f"{_fmt(c['min'])} | {_fmt(c['paper_min'])} | {_fmt(c['mean'])} | {_fmt(c['paper_mean'])} | "
+            f"{_fmt(c['median'])} |"
+        )
+    return "\n".join(lines)
