@@ -5,7 +5,8 @@ import importlib
 import pytest
 
 MODULES = ["kernelreg", "kernelreg.activations", "kernelreg.features", "kernelreg.solvers",
-           "kernelreg.compare", "kernelreg.estimators", "kernelreg.exceptions"]
+           "kernelreg.compare", "kernelreg.estimators", "kernelreg.exceptions", "kernelreg.layers",
+           "kernelreg.layers.bases", "kernelreg.networks"]
 
 
 @pytest.mark.parametrize("name", MODULES)
@@ -26,6 +27,13 @@ def test_design_public_names():
     assert callable(solvers.solve) and solvers.Solution
     assert callable(compare.compare_fits)
     assert kernelreg.KernelRegimeRegressor and kernelreg.KernelRegimeClassifier
+    assert kernelreg.AdaptiveRegressor and kernelreg.AdaptiveClassifier
+    from kernelreg import layers
+
+    for name in ("RowdyActivation", "KroneckerActivation", "LAAF", "IAT", "CompositionalNetwork",
+                 "CompositionalLayer", "RadonSplineLayer"):
+        assert hasattr(layers, name), name
+    assert sorted(layers.bases.available()) == ["fourier", "pwl", "pwl_w", "pwq", "rect", "rect_w"]
 
 
 def test_exceptions_are_one_tree():
