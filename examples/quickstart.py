@@ -15,7 +15,7 @@ print(f"train MSE {model.solution_.mse:.2e} (bound 1e-6), ‖c‖ = {model.solut
 # 2. The same thing by hand: Φ from torch, then two solvers on one Φ.
 fmap = RandomFeatureMap(2000, activation="relu", random_state=0).fit(X)
 Phi = fmap.transform(X)
-gd = solve(Phi, y, method="gd", eps=1e-3, max_iter=50_000)
+gd = solve(Phi, y, method="gd", eps=1e-2, max_iter=50_000)
 convex = solve(Phi, y, method="exact", eps=gd.mse)      # the convex program at the error GD reached
 cmp = compare_fits(convex, gd, X, fmap)
 print(f"GD: {gd.n_iter} steps to MSE {gd.mse:.2e} in {gd.time_s:.2f}s; exact in {convex.time_s:.4f}s")
