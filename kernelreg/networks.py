@@ -10,7 +10,7 @@ stopping, best-state restore and skorch-style callbacks and history; and gives t
 standalone torch module (:meth:`MLP.feature_module`) with the readouts of
 ``research/iat_rowdy.md`` §3, which ``kernelreg.features`` freezes into a feature map.
 
-Imports only ``activations``, ``layers``, ``exceptions`` and ``_torch`` from kernelreg.
+Imports only ``activations``, ``layers``, ``exceptions`` and the leaf helpers ``_torch`` / ``_checks`` from kernelreg.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from sklearn.utils import check_random_state
 from torch import nn
 
 from kernelreg import activations
+from kernelreg._checks import check_int, check_positive
 from kernelreg._torch import resolve_device, resolve_dtype, seed_generator
 from kernelreg.exceptions import KernelregError
 from kernelreg.layers import IAT, LAAF, KroneckerActivation, RowdyActivation
@@ -91,20 +92,6 @@ Validation = Union[None, float, tuple]
 # --------------------------------------------------------------------------------------------
 # Small validation helpers
 # --------------------------------------------------------------------------------------------
-
-
-def _check_int(value: object, name: str, owner: str, minimum: int = 1) -> int:
-    """An integer >= ``minimum``, else a ValueError naming the parameter and the value."""
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
-        raise ValueError(f"{owner} needs {name} to be an integer >= {minimum}; got {name}={value!r}.")
-    return int(value)
-
-
-def _check_positive(value: object, name: str, owner: str) -> float:
-    """A finite real > 0, else a ValueError naming the parameter and the value."""
-    if isinstance(value, bool) or not isinstance(value, Real) or not (0.0 < float(value) < math.inf):
-        raise ValueError(f"{owner} needs {name} to be a finite number > 0; got {name}={value!r}.")
-    return float(value)
 
 
 def _unknown(kind: str, value: object, known: Iterable[str], extra: str = "") -> ValueError:
@@ -257,7 +244,7 @@ def build_activation(
     >>> build_activation("rowdy", 8, {"base": "tanh", "K": 3})
     RowdyActivation(base='tanh', K=3, n=10.0, kind='sin', per_neuron=None, freq_init='code')
     """
-    width = _check_int(width, "width", "build_activation")
+    width = check_int(width, "width", "build_activation")
     dt = resolve_dtype(dtype)
     dev = resolve_device(device)
     params = dict(params or {})
@@ -556,10 +543,10 @@ class MLP(nn.Module):
     ) -> None:
         super().__init__()
         owner = type(self).__name__
-        self.in_features = _check_int(in_features, "in_features", owner)
-        self.out_features = _check_int(out_features, "out_features", owner)
+        self.in_features = check_int(in_features, "in_features", owner)
+        self.out_features = check_int(out_features, "out_features", owner)
         sizes = [hidden_layer_sizes] if isinstance(hidden_layer_sizes, Integral) else list(hidden_layer_sizes)
-        self.hidden_layer_sizes = tuple(_check_int(s, "every hidden layer size", owner) for s in sizes)
+        self.hidden_layer_sizes = tuple(check_int(s, "every hidden layer size", owner) for s in sizes)
         if not callable(init) and init not in INITS:
             raise _unknown("init", init, INITS, " (or a callable init(weight, bias, generator))")
         n_hidden = len(self.hidden_layer_sizes)
@@ -825,14 +812,14 @@ def _make_schedule(schedule: Any, optimizer: torch.optim.Optimizer, max_epochs: 
         if (lrs is None) == (gamma is None):
             raise ValueError("schedule 'step' needs exactly one of lrs (the lr of each stage) or gamma (the factor per milestone).")
         if lrs is not None:
-            lrs = [_check_positive(v, "every lr in lrs", "schedule 'step'") for v in lrs]
+            lrs = [check_positive(v, "every lr in lrs", "schedule 'step'") for v in lrs]
             if len(lrs) != len(milestones) + 1:
                 raise ValueError(
                     f"schedule 'step' needs len(lrs) = len(milestones) + 1 (one lr per stage); got "
                     f"{len(lrs)} lrs for {len(milestones)} milestones."
                 )
         else:
-            gamma = _check_positive(gamma, "gamma", "schedule 'step'")
+            gamma = check_positive(gamma, "gamma", "schedule 'step'")
         return _PiecewiseLR(optimizer, milestones, lrs=lrs, gamma=gamma)
     if name == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, **{"T_max": max_epochs, **params})
@@ -1114,10 +1101,10 @@ def _parse_early_stopping(early_stopping: Any, has_validation: bool) -> tuple[in
     if early_stopping is True:
         return 10, 0.0, monitor
     if isinstance(early_stopping, Integral):
-        return _check_int(early_stopping, "early_stopping (patience)", "train"), 0.0, monitor
+        return check_int(early_stopping, "early_stopping (patience)", "train"), 0.0, monitor
     if isinstance(early_stopping, Mapping):
         opts = dict(early_stopping)
-        patience = _check_int(opts.pop("patience", 10), "early_stopping['patience']", "train")
+        patience = check_int(opts.pop("patience", 10), "early_stopping['patience']", "train")
         min_delta = float(opts.pop("min_delta", 0.0))
         if not min_delta >= 0:
             raise ValueError(f"train needs early_stopping['min_delta'] >= 0; got {min_delta!r}.")
@@ -1284,14 +1271,14 @@ def train(
     owner = "train"
     if not isinstance(module, nn.Module):
         raise TypeError(f"train needs a torch nn.Module; got {type(module).__name__}.")
-    lr = _check_positive(lr, "lr", owner)
+    lr = check_positive(lr, "lr", owner)
     if adaptive_lr is not None:
-        adaptive_lr = _check_positive(adaptive_lr, "adaptive_lr", owner)
-    max_epochs = _check_int(max_epochs, "max_epochs", owner)
+        adaptive_lr = check_positive(adaptive_lr, "adaptive_lr", owner)
+    max_epochs = check_int(max_epochs, "max_epochs", owner)
     if batch_size is not None:
-        batch_size = _check_int(batch_size, "batch_size", owner)
+        batch_size = check_int(batch_size, "batch_size", owner)
     if clip_grad_norm is not None:
-        clip_grad_norm = _check_positive(clip_grad_norm, "clip_grad_norm", owner)
+        clip_grad_norm = check_positive(clip_grad_norm, "clip_grad_norm", owner)
     if target_loss is not None and (isinstance(target_loss, bool) or not isinstance(target_loss, Real)
                                     or math.isnan(target_loss)):
         raise ValueError(f"train needs target_loss to be a number or None; got {target_loss!r}.")

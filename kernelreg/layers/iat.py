@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from kernelreg._checks import check_int
 from kernelreg import activations
 from kernelreg._torch import resolve_device, resolve_dtype
 from kernelreg.exceptions import KernelregError
@@ -31,13 +32,6 @@ ANALYTIC_INPUT_BASES = ("rect", "pwl", "pwl_w", "rect_w")
 
 _MODES = ("discrete", "analytic")
 _KNOT_TOL = 1e-12
-
-
-def _check_count(value: object, name: str, owner: str) -> int:
-    """A positive integer size, or a ValueError naming the parameter."""
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-        raise ValueError(f"{owner} needs {name} to be an integer >= 1; got {name}={value!r}.")
-    return int(value)
 
 
 def _merge_knots(*knot_sets: np.ndarray) -> np.ndarray:
@@ -158,8 +152,8 @@ class IAT(nn.Module):
     ) -> None:
         super().__init__()
         owner = type(self).__name__
-        d_in = _check_count(d_in, "d_in", owner)
-        d_out = d_in if d_out is None else _check_count(d_out, "d_out", owner)
+        d_in = check_int(d_in, "d_in", owner)
+        d_out = d_in if d_out is None else check_int(d_out, "d_out", owner)
         if mode not in _MODES:
             raise ValueError(f"{owner} mode={mode!r} is unknown; use one of {list(_MODES)}.")
         if isinstance(mesh_ratio, bool) or not isinstance(mesh_ratio, Real) or not mesh_ratio >= 1:
@@ -168,7 +162,7 @@ class IAT(nn.Module):
                 f"got mesh_ratio={mesh_ratio!r}."
             )
         if n_gauss is not None:
-            n_gauss = _check_count(n_gauss, "n_gauss", owner)
+            n_gauss = check_int(n_gauss, "n_gauss", owner)
         self.p = _bases.get(in_basis, d_in, normalize)
         self.q = _bases.get(out_basis, d_out, normalize)
         self.d_in, self.d_out = d_in, d_out

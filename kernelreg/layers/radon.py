@@ -21,32 +21,13 @@ from numpy.typing import ArrayLike
 from sklearn.utils import check_random_state
 from torch import nn
 
+from kernelreg._checks import check_int, check_positive
 from kernelreg import activations
 from kernelreg._torch import resolve_device, resolve_dtype, seed_generator
 
 __all__ = ["RadonSplineLayer"]
 
 _PARAMETERIZATIONS = ("radon", "standard")
-
-
-def _count(value: object, name: str, owner: str, allow_none: bool = False) -> int | None:
-    """An integer >= 1 (or None when allowed), else a ValueError naming the parameter."""
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-        allowed = "None or an integer >= 1" if allow_none else "an integer >= 1"
-        raise ValueError(f"{owner} needs {name} to be {allowed}; got {name}={value!r}.")
-    return int(value)
-
-
-def _positive(value: object, name: str, owner: str, allow_zero: bool = False) -> float:
-    """A finite real > 0 (>= 0 when allowed), else a ValueError naming the parameter."""
-    ok = isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(float(value))
-    ok = ok and (float(value) >= 0 if allow_zero else float(value) > 0)
-    if not ok:
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{owner} needs {name} to be a finite number {bound}; got {name}={value!r}.")
-    return float(value)
 
 
 class RadonSplineLayer(nn.Module):
@@ -151,12 +132,12 @@ class RadonSplineLayer(nn.Module):
     ) -> None:
         super().__init__()
         owner = type(self).__name__
-        self.in_features = _count(in_features, "in_features", owner)
-        self.n_neurons = _count(n_neurons, "n_neurons", owner)
-        self.n_outputs = _count(n_outputs, "n_outputs", owner, allow_none=True)
-        self.init_scale = _positive(init_scale, "init_scale", owner)
-        self.offset_scale = _positive(offset_scale, "offset_scale", owner, allow_zero=True)
-        self.output_scale = _positive(output_scale, "output_scale", owner, allow_zero=True)
+        self.in_features = check_int(in_features, "in_features", owner)
+        self.n_neurons = check_int(n_neurons, "n_neurons", owner)
+        self.n_outputs = check_int(n_outputs, "n_outputs", owner, allow_none=True)
+        self.init_scale = check_positive(init_scale, "init_scale", owner)
+        self.offset_scale = check_positive(offset_scale, "offset_scale", owner, allow_zero=True)
+        self.output_scale = check_positive(output_scale, "output_scale", owner, allow_zero=True)
         if parameterization not in _PARAMETERIZATIONS:
             raise ValueError(
                 f"{owner} parameterization={parameterization!r} is unknown; use one of {list(_PARAMETERIZATIONS)}."
@@ -412,8 +393,8 @@ class RadonSplineLayer(nn.Module):
             "name": "output"}]``, ready for ``torch.optim.SGD(layer.param_groups(...))``.
         """
         owner = f"{type(self).__name__}.param_groups"
-        lr_hidden = _positive(lr_hidden, "lr_hidden", owner, allow_zero=True)
-        lr_output = _positive(lr_output, "lr_output", owner, allow_zero=True)
+        lr_hidden = check_positive(lr_hidden, "lr_hidden", owner, allow_zero=True)
+        lr_output = check_positive(lr_output, "lr_output", owner, allow_zero=True)
         return [
             {"params": self.hidden_parameters(), "lr": lr_hidden, "name": "hidden"},
             {"params": self.output_parameters(), "lr": lr_output, "name": "output"},

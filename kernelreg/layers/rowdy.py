@@ -22,29 +22,13 @@ from typing import Callable, Literal, Union
 import torch
 from torch import nn
 
+from kernelreg._checks import check_int, check_positive
 from kernelreg import activations
 from kernelreg._torch import resolve_dtype
 
 __all__ = ["KroneckerActivation", "RowdyActivation", "LAAF", "slope_recovery_loss"]
 
 BaseSpec = Union[str, Callable, tuple]
-
-
-def _positive_int(value: object, name: str, owner: str, allow_none: bool = False) -> int | None:
-    """An integer >= 1 (or None when allowed), else a ValueError naming the parameter."""
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-        allowed = "None or an integer >= 1" if allow_none else "an integer >= 1"
-        raise ValueError(f"{owner} needs {name} to be {allowed}; got {name}={value!r}.")
-    return int(value)
-
-
-def _positive_real(value: object, name: str, owner: str) -> float:
-    """A finite real > 0, else a ValueError naming the parameter."""
-    if isinstance(value, bool) or not isinstance(value, Real) or not (0 < float(value) < math.inf):
-        raise ValueError(f"{owner} needs {name} to be a finite number > 0; got {name}={value!r}.")
-    return float(value)
 
 
 def _base_activation(spec: BaseSpec, params: dict | None = None):
@@ -202,7 +186,7 @@ class KroneckerActivation(_BranchActivation):
         if not base_functions:
             raise ValueError(f"{owner} needs at least one base function; got an empty list.")
         self.K = len(base_functions)
-        self.n_neurons = _positive_int(per_neuron, "per_neuron", owner, allow_none=True)
+        self.n_neurons = check_int(per_neuron, "per_neuron", owner, allow_none=True)
         self.bases = [_base_activation(spec) for spec in base_functions]
         dt = resolve_dtype(dtype)
         alpha = torch.zeros(self.K, dtype=dt)
@@ -340,14 +324,14 @@ class RowdyActivation(_BranchActivation):
                 f"{owner} needs K >= 1 terms (K counts the base activation φ_1, so K=1 is L-LAAF); got K={K!r}."
             )
         self.K = int(K)
-        self.n = _positive_real(n, "n", owner)
+        self.n = check_positive(n, "n", owner)
         if kind not in ("sin", "cos"):
             raise ValueError(f"{owner} kind={kind!r} is unknown; use 'sin' or 'cos'.")
         if freq_init not in ("code", "paper"):
             raise ValueError(f"{owner} freq_init={freq_init!r} is unknown; use 'code' (n·ω=1) or 'paper' (ω=1).")
         self.kind = kind
         self.freq_init = freq_init
-        self.n_neurons = _positive_int(per_neuron, "per_neuron", owner, allow_none=True)
+        self.n_neurons = check_int(per_neuron, "per_neuron", owner, allow_none=True)
         self.base = _base_activation(base, base_params)
         dt = resolve_dtype(dtype)
         one_over_n = _reciprocal(self.n, dt)
@@ -480,13 +464,13 @@ class LAAF(nn.Module):
     ) -> None:
         super().__init__()
         owner = type(self).__name__
-        self.n = _positive_real(n, "n", owner)
+        self.n = check_positive(n, "n", owner)
         if mode not in ("layer", "neuron"):
             raise ValueError(f"{owner} mode={mode!r} is unknown; use 'layer' (one slope) or 'neuron' (one per neuron).")
         if mode == "neuron":
             if n_neurons is None:
                 raise ValueError(f"{owner} mode='neuron' needs n_neurons (the size of the layer's last dimension).")
-            n_neurons = _positive_int(n_neurons, "n_neurons", owner)
+            n_neurons = check_int(n_neurons, "n_neurons", owner)
         elif n_neurons is not None:
             raise ValueError(
                 f"{owner} mode='layer' has one slope for the whole layer; n_neurons={n_neurons!r} applies "
