@@ -19,16 +19,16 @@ are stacked along a leading axis and trained by one full-batch Adam on the sum o
 Adam is elementwise and each run's loss touches only its own parameters, so this is exactly n_runs
 independent trainings (each seeded on its own), only faster.
 
-This module sits at the networks stage of the flow: it imports layers, ``_torch`` and ``exceptions``.
-(The generic training loop of :mod:`kernelreg.networks` did not exist when this was written, so a
-minimal full-batch Adam loop lives here.)
+This module sits at the networks stage of the flow: it imports layers, ``networks`` (its generic
+training loop :func:`kernelreg.networks.train` runs every stage), ``_torch`` and ``exceptions``.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from numbers import Integral
 from typing import Literal
@@ -42,6 +42,7 @@ from torch import nn
 from kernelreg._torch import seed_generator
 from kernelreg.exceptions import KernelregError
 from kernelreg.layers.compositional import CompositionalLayer, CompositionalNetwork
+from kernelreg.networks import train as _train
 
 __all__ = [
     "TARGETS",
@@ -198,7 +199,8 @@ class StackedMLP(nn.Module):
 
     Notes
     -----
-    ``forward`` maps x of shape (n_samples,) to (n_runs, n_samples): every run sees the same inputs.
+    ``forward`` maps x of shape (n_samples,) or (n_samples, 1) to (n_samples, n_runs): every run
+    sees the same inputs, and column r is run r's output.
     Each run's output depends only on its own slice of the parameters, so the gradient of the sum
     of per-run losses is each run's own gradient, and Adam (elementwise) trains every run exactly
     as it would alone.
@@ -214,19 +216,21 @@ class StackedMLP(nn.Module):
         self.weights = nn.ParameterList([nn.Parameter(w.detach().clone()) for w in weights])
         self.biases = nn.ParameterList([nn.Parameter(b.detach().clone()) for b in biases])
 
+    in_features = 1
+
     @property
     def n_runs(self) -> int:
         return self.weights[0].shape[0]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Outputs of every run, shape (n_runs, n_samples) for x of shape (n_samples,)."""
+        """Outputs of every run, shape (n_samples, n_runs) for x of shape (n_samples,) or (n_samples, 1)."""
         h = x.reshape(1, -1, 1).expand(self.n_runs, -1, -1)
         last = len(self.weights) - 1
         for k, (w, b) in enumerate(zip(self.weights, self.biases)):
             h = torch.baddbmm(b[:, None, :], h, w.transpose(1, 2))
             if k < last:
                 h = torch.relu(h)
-        return h[..., 0]
+        return h[..., 0].T
 
     def to_sequential(self, run: int = 0) -> nn.Sequential:
         """Run ``run`` as a plain ``nn.Sequential`` of Linear + ReLU (detached copy)."""
@@ -336,66 +340,74 @@ def _stack(draws: Sequence[tuple[list[torch.Tensor], list[torch.Tensor]]]) -> St
     return StackedMLP(weights, biases)
 
 
-# ---- the training loop ------------------------------------------------------------------------------
-def _adam(
-    params: Iterable[nn.Parameter],
-    per_run_loss: Callable[[], torch.Tensor],
+# ---- the training loop (kernelreg.networks.train) --------------------------------------------------
+@contextmanager
+def _torch_threads(num_threads: int | None):
+    """Run the block with ``num_threads`` torch threads and restore the previous setting after it."""
+    previous = torch.get_num_threads()
+    if num_threads is not None:
+        torch.set_num_threads(_count(num_threads, "num_threads", "the training loop"))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _sum_of_run_mses(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Σ_r MSE_r over the columns (runs): each run's gradient is exactly its own MSE's gradient."""
+    return ((pred - target) ** 2).mean(dim=0).sum()
+
+
+def _run_mses(module: nn.Module, X: torch.Tensor, Y: torch.Tensor) -> np.ndarray:
+    """Per-run (per-column) MSE of the module's current weights."""
+    with torch.no_grad():
+        return ((module(X) - Y) ** 2).mean(dim=0).cpu().numpy().astype(np.float64)
+
+
+def _full_batch_adam(
+    module: nn.Module,
+    X: torch.Tensor,
+    Y: torch.Tensor,
     *,
     epochs: int,
     lr: float,
     lr_decay: float = 1.0,
     warmup_fraction: float = 0.0,
     record_every: int = 100,
-    stage: str = "",
     num_threads: int | None = 1,
+    stage: str = "",
 ) -> list[dict]:
-    """Full-batch Adam on the sum of per-run losses; history is one dict per record (per-run MSEs).
+    """Full-batch Adam on the sum of per-column MSEs through :func:`kernelreg.networks.train`.
 
-    A KeyboardInterrupt stops the loop, keeps the parameters reached and records the reason.
+    X has shape (n_samples, n_in) and Y (n_samples, n_runs); the module maps X to (n_samples,
+    n_runs). The learning rate rises linearly over the first ``warmup_fraction`` of the epochs and
+    decays exponentially to ``lr * lr_decay``. The final weights are kept (no best-state restore).
+    Returns the history thinned to every ``record_every`` epochs (``train_loss`` = Σ_r MSE_r), then
+    one final entry with the per-run ``mse`` list and the ``stop_reason``.
     """
-    params = list(params)
-    opt = torch.optim.Adam(params, lr=lr)
-    warm = int(round(warmup_fraction * epochs))
+    if epochs > 0:
+        warm = int(round(warmup_fraction * epochs))
 
-    def factor(e: int) -> float:
-        """Linear warm-up over the first ``warm`` steps, exponential decay to lr·lr_decay over the run."""
-        return min(1.0, (e + 1) / warm if warm else 1.0) * lr_decay ** (e / max(epochs, 1))
+        def factor(e: int) -> float:
+            """Linear warm-up over ``warm`` steps, exponential decay to lr·lr_decay over the run."""
+            return min(1.0, (e + 1) / warm if warm else 1.0) * lr_decay ** (e / epochs)
 
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
-    history: list[dict] = []
-    start = time.perf_counter()
-    epoch = 0
-    threads = torch.get_num_threads()
-    if num_threads is not None:
-        torch.set_num_threads(_count(num_threads, "num_threads", "training loop"))
-    try:
-        for epoch in range(1, epochs + 1):
-            opt.zero_grad(set_to_none=True)
-            losses = per_run_loss()
-            losses.sum().backward()
-            opt.step()
-            sched.step()
-            if record_every and (epoch % record_every == 0 or epoch == 1):
-                history.append(_record(stage, epoch, losses, opt, start))
-    except KeyboardInterrupt:
-        history.append({"stage": stage, "epoch": epoch, "stopped": "KeyboardInterrupt"})
-    finally:
-        torch.set_num_threads(threads)
-    with torch.no_grad():
-        final = per_run_loss()
-    history.append(_record(stage, epoch, final, opt, start) | {"final": True})
+        with _torch_threads(num_threads):
+            result = _train(
+                module, X, Y, loss=_sum_of_run_mses, optimizer="adam", lr=lr, max_epochs=epochs,
+                schedule=lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, factor), restore_best=False,
+            )
+        entries, stop_reason, n_epochs = result.history, result.stop_reason, result.n_epochs
+    else:
+        entries, stop_reason, n_epochs = [], "max_epochs", 0
+    history = [
+        {"stage": stage, **entry}
+        for entry in entries
+        if record_every and (entry["epoch"] == 1 or entry["epoch"] % record_every == 0)
+    ]
+    history.append({"stage": stage, "epoch": n_epochs, "mse": _run_mses(module, X, Y).tolist(),
+                    "stop_reason": stop_reason, "final": True})
     return history
-
-
-def _record(stage: str, epoch: int, losses: torch.Tensor, opt: torch.optim.Optimizer, start: float) -> dict:
-    """One history entry."""
-    return {
-        "stage": stage,
-        "epoch": epoch,
-        "mse": losses.detach().cpu().tolist(),
-        "lr": opt.param_groups[0]["lr"],
-        "time_s": time.perf_counter() - start,
-    }
 
 
 def _as_vector(values: ArrayLike | torch.Tensor) -> torch.Tensor:
@@ -452,33 +464,35 @@ def pretrain(
     Returns
     -------
     list of dict
-        History: ``stage``, ``epoch``, ``mse`` (list, one per run), ``lr``, ``time_s``; the last entry
-        has ``final=True`` and the MSE after the last step.
+        History of :func:`kernelreg.networks.train` every ``record_every`` epochs (``stage``,
+        ``epoch``, ``train_loss`` = the sum of the runs' MSEs, ``lr``, ``time_s``), then a final
+        entry (``final=True``) with ``mse``, the list of per-run MSEs after the last step, and
+        ``stop_reason``.
 
     Notes
     -----
     The closed form equals the MLP of the same parameters exactly (the tests check it), so its
     gradient is the paper's "backpropagation to the weights, chained to the a_i". The peaks stay
-    in (a_margin, 1 − a_margin) because Adam moves the logits θ, never a itself.
+    in (a_margin, 1 − a_margin) because Adam moves the logits θ, never a itself. The loop is
+    :func:`kernelreg.networks.train` (full batch, final weights kept) on the sum of the runs'
+    MSEs, so every run gets exactly its own gradient.
     """
     x, t = _xy(X, y, "pretrain")
+    epochs = _count(epochs, "epochs", "pretrain", 0)
     if isinstance(model, CompositionalNetwork):
-        def loss() -> torch.Tensor:
-            return ((model(x) - t) ** 2).mean()[None]
+        X2, Y2 = x[:, None], t[:, None]
     elif isinstance(model, CompositionalLayer):
         if model.input_map != "none":
             raise ValueError(
                 f"pretrain needs a CompositionalLayer with input_map='none' (independent runs on the same "
                 f"inputs in [0, 1]); got input_map={model.input_map!r}."
             )
-        xs = x[:, None].expand(-1, model.n_features)
-
-        def loss() -> torch.Tensor:
-            return ((model(xs) - t[:, None]) ** 2).mean(dim=0)
+        X2, Y2 = x[:, None].expand(-1, model.n_features), t[:, None].expand(-1, model.n_features)
     else:
         raise TypeError(f"pretrain trains a CompositionalNetwork or CompositionalLayer; got {type(model).__name__}.")
-    return _adam(model.parameters(), loss, epochs=_count(epochs, "epochs", "pretrain", 0), lr=lr,
-                 record_every=record_every, stage="pretrain", num_threads=num_threads)
+    dtype = model.logits.dtype
+    return _full_batch_adam(model, X2.to(dtype), Y2.to(dtype), epochs=epochs, lr=lr, record_every=record_every,
+                            num_threads=num_threads, stage="pretrain")
 
 
 def finetune(
@@ -498,8 +512,8 @@ def finetune(
     Parameters
     ----------
     mlp : nn.Module
-        A ``StackedMLP`` (x of shape (n,) → (n_runs, n)) or a module mapping (n, 1) → (n, 1),
-        such as ``CompositionalNetwork.to_mlp()``.
+        A ``StackedMLP`` ((n, 1) → (n, n_runs)) or a module mapping (n, 1) → (n, 1), such as
+        ``CompositionalNetwork.to_mlp()``.
     X, y : array-like of shape (n_samples,)
         Inputs in [0, 1] and targets.
     epochs : int, default=7000
@@ -518,18 +532,13 @@ def finetune(
         As :func:`pretrain`.
     """
     x, t = _xy(X, y, "finetune")
-    if isinstance(mlp, StackedMLP):
-        def loss() -> torch.Tensor:
-            return ((mlp(x) - t[None, :]) ** 2).mean(dim=1)
-    else:
-        dtype = next(mlp.parameters()).dtype
-        xc, tc = x.to(dtype)[:, None], t.to(dtype)
-
-        def loss() -> torch.Tensor:
-            return ((mlp(xc)[:, 0] - tc) ** 2).mean()[None]
-    return _adam(mlp.parameters(), loss, epochs=_count(epochs, "epochs", "finetune", 0), lr=lr,
-                 lr_decay=lr_decay, warmup_fraction=warmup_fraction, record_every=record_every,
-                 stage="finetune", num_threads=num_threads)
+    epochs = _count(epochs, "epochs", "finetune", 0)
+    dtype = next(mlp.parameters()).dtype
+    X2 = x[:, None].to(dtype)
+    n_out = mlp.n_runs if isinstance(mlp, StackedMLP) else 1
+    Y2 = t[:, None].expand(-1, n_out).to(dtype)
+    return _full_batch_adam(mlp, X2, Y2, epochs=epochs, lr=lr, lr_decay=lr_decay, warmup_fraction=warmup_fraction,
+                            record_every=record_every, num_threads=num_threads, stage="finetune")
 
 
 # ---- one method, n runs -------------------------------------------------------------------------
@@ -632,6 +641,17 @@ def train_compositional(
     CompositionalFit
         ``network`` is a :class:`~kernelreg.layers.CompositionalLayer` whose n_runs blocks are the
         runs' pretrained parameterisations (``input_map="none"``).
+
+    Examples
+    --------
+    >>> import torch
+    >>> x = torch.linspace(0, 1, 100, dtype=torch.float64)
+    >>> cfg = TrainingConfig(pretrain_epochs=300, finetune_epochs=300)
+    >>> fit = train_compositional(x, x**3, mode="convex", config=cfg, random_state=0)
+    >>> bool(fit.mse[0] < fit.pretrain_mse[0] < 1e-3)
+    True
+    >>> fit.mlp.to_sequential(0)[0]
+    Linear(in_features=1, out_features=4, bias=True)
     """
     cfg = config or TrainingConfig()
     method = _check_method(method)
@@ -758,7 +778,9 @@ def run_protocol(
         One row per (target, method, run): ``target``, ``method``, ``run``, ``seed``, ``mse``
         (training MSE), ``test_mse`` (test MSE; = mse when dense), ``pretrain_mse`` (closed form
         after stage 2, or at initialisation for "no_pretraining"; NaN for baselines), ``sparse``,
-        ``epochs``, ``pretrain_epochs``, ``time_s`` (the cell's wall time, shared by its runs).
+        ``epochs``, ``pretrain_epochs``, ``stop_reason`` (of the cell's last training stage:
+        ``"max_epochs"`` normally, ``"nan"`` if a non-finite loss stopped it), ``time_s`` (the
+        cell's wall time, shared by its runs).
     """
     cfg = config or TrainingConfig()
     n_runs = _count(n_runs, "n_runs", "run_protocol")
@@ -786,7 +808,7 @@ def run_protocol(
                                           seeds=seeds)
             elapsed = time.perf_counter() - start
             with torch.no_grad():
-                test = ((fit.mlp(data["x_test"]) - data["y_test"][None, :]) ** 2).mean(dim=1).numpy()
+                test = ((fit.mlp(data["x_test"]) - data["y_test"][:, None]) ** 2).mean(dim=0).numpy()
             for r in range(n_runs):
                 rows.append({
                     "target": tname,
@@ -798,6 +820,7 @@ def run_protocol(
                     "pretrain_mse": float(fit.pretrain_mse[r]) if fit.pretrain_mse is not None else float("nan"),
                     "sparse": bool(sparse),
                     "epochs": cfg.total_epochs,
+                    "stop_reason": fit.history[-1].get("stop_reason", "max_epochs"),
                     "pretrain_epochs": 0 if method in ("default", "raai", "no_pretraining") else cfg.pretrain_epochs,
                     "time_s": elapsed,
                 })

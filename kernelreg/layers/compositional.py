@@ -479,7 +479,7 @@ class CompositionalNetwork(_TriangleBlocks):
     >>> import torch
     >>> net = CompositionalNetwork(3)          # Yarotsky's x − g_1/4 − g_2/16 − g_3/64
     >>> x = torch.linspace(0, 1, 17, dtype=torch.float64)
-    >>> float((net(x) - x**2).abs().max())     # 2^-(2·3+2), at the midpoints of the pieces
+    >>> (net(x) - x**2).abs().max().item()     # 2^-(2·3+2), at the midpoints of the pieces
     0.00390625
     >>> net.n_linear_pieces()
     8
