@@ -1,0 +1,91 @@
+"""Benchmark suites that rerun each seed paper's headline experiment, and the runner behind ``kernelreg bench``.
+
+``available()`` lists the suites, ``get_suite(name)`` returns one, and ``run_suite(name, out,
+quick=..., device=..., seed=...)`` runs it into ``out/<name>/`` (cells kept for resuming,
+``results.json``, ``results.csv``, ``report.md``, PNG figures). The command line is
+``kernelreg bench list`` and ``kernelreg bench run SUITE [--quick] [--out DIR] [--device D] [--seed S]``.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from kernelreg.bench._runner import (
+    Cell,
+    CellResult,
+    PlottingUnavailable,
+    RunContext,
+    RunSummary,
+    Suite,
+    atomic_write_json,
+    atomic_write_text,
+    environment,
+    run_suite,
+)
+from kernelreg.bench.compositional import CompositionalSuite
+from kernelreg.bench.gd_vs_convex import GDvsConvexSuite
+from kernelreg.bench.iat_bases import IATBasesSuite
+from kernelreg.bench.rowdy import RowdySuite
+from kernelreg.bench.solver_speed import SolverSpeedSuite
+from kernelreg.bench.spectral_targets import SpectralTargetsSuite
+from kernelreg.bench.warmup_freeze import WarmupFreezeSuite
+
+__all__ = [
+    "SUITES",
+    "available",
+    "get_suite",
+    "run_suite",
+    "Suite",
+    "Cell",
+    "CellResult",
+    "RunContext",
+    "RunSummary",
+    "PlottingUnavailable",
+    "environment",
+    "atomic_write_json",
+    "atomic_write_text",
+]
+
+#: Suite classes by name, in the order ``kernelreg bench list`` shows them.
+SUITES: dict[str, type[Suite]] = {
+    cls.name: cls
+    for cls in (
+        SolverSpeedSuite,
+        GDvsConvexSuite,
+        SpectralTargetsSuite,
+        CompositionalSuite,
+        IATBasesSuite,
+        RowdySuite,
+        WarmupFreezeSuite,
+    )
+}
+
+
+def available() -> list[str]:
+    """Names of the benchmark suites."""
+    return list(SUITES)
+
+
+def get_suite(name: str) -> Suite:
+    """A fresh suite object by name; an unknown name raises ValueError listing the suites.
+
+    Parameters
+    ----------
+    name : str
+        One of :func:`available`.
+
+    Returns
+    -------
+    Suite
+
+    Examples
+    --------
+    >>> from kernelreg.bench import get_suite
+    >>> get_suite("gd-vs-convex").title
+    'GD vs convex (spectral-bias paper, Experiment 1 / Table II)'
+    """
+    if not isinstance(name, str) or name not in SUITES:
+        close = difflib.get_close_matches(str(name), list(SUITES), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"unknown benchmark suite {name!r}; the suites are: {', '.join(SUITES)}.{hint}")
+    return SUITES[name]()

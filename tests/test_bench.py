@@ -1,0 +1,237 @@
+"""Benchmark suites in quick mode, the runner's resume / interrupt / failure handling, atomic files and the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+from kernelreg import bench
+from kernelreg.bench import _runner
+from kernelreg.cli import main
+
+#: Columns of each suite's rows that must be finite numbers in quick mode (row filter, columns).
+FINITE = {
+    "solver-speed": (lambda r: r["method"] in ("exact", "cg"), ["time_s", "ratio_to_exact", "rel_coef_diff", "mse"]),
+    "gd-vs-convex": (lambda r: True, ["rel_error_mean", "time_s_median", "exact_time_s_median", "mse_median"]),
+    "spectral-targets": (lambda r: True, ["train_mse", "test_mse", "grid_mse", "paper_test_mse"]),
+    "compositional": (lambda r: r["table"] == "protocol", ["min", "mean", "median"]),
+    "iat-bases": (lambda r: True, ["value", "train_mse", "time_s"]),
+    "rowdy": (lambda r: r["table"] == "regression", ["final_loss", "test_mse", "normalised_time"]),
+    "warmup-freeze": (lambda r: True, ["adaptive_test_acc", "warmup_test_acc", "kernel_test_acc", "auc_final",
+                                       "w2_first_epoch", "delta_median_final"]),
+}
+
+
+def test_registry_lists_every_suite_and_rejects_unknown_names():
+    assert bench.available() == ["solver-speed", "gd-vs-convex", "spectral-targets", "compositional", "iat-bases",
+                                 "rowdy", "warmup-freeze"]
+    assert set(FINITE) == set(bench.available())
+    with pytest.raises(ValueError, match="unknown benchmark suite 'rowdi'.*solver-speed.*warmup-freeze.*Did you mean"):
+        bench.get_suite("rowdi")
+
+
+@pytest.fixture(scope="module")
+def quick_runs(tmp_path_factory):
+    """Every suite once in quick mode (shared by the structure tests below)."""
+    out = tmp_path_factory.mktemp("bench")
+    return out, {name: bench.run_suite(name, out, quick=True, progress=False) for name in bench.available()}
+
+
+@pytest.mark.parametrize("name", list(FINITE))
+def test_quick_run_writes_a_complete_report_with_finite_numbers(quick_runs, name):
+    out, runs = quick_runs
+    summary = runs[name]
+    suite_dir = out / name
+    assert summary.out_dir == suite_dir and not summary.failed
+    for fname in ("results.json", "results.csv", "report.md"):
+        assert (suite_dir / fname).is_file(), fname
+    suite = bench.get_suite(name)
+    n_cells = len(list((suite_dir / "cells").glob("*.json")))
+    assert n_cells == len(summary.cells) == len(summary.computed) > 0
+    payload = json.loads((suite_dir / "results.json").read_text())
+    assert payload["suite"] == name and payload["quick"] is True
+    assert payload["environment"]["versions"]["torch"] and payload["environment"]["machine"]["cpu_count"]
+    assert payload["rows"] == json.loads(json.dumps(payload["rows"]))  # strict JSON (no NaN literals)
+    report = (suite_dir / "report.md").read_text()
+    for heading in (f"# {suite.title}", "Command: `kernelreg bench run", "## Settings", "## Machine and versions",
+                    "## Figures", "| "):
+        assert heading in report, heading
+    keep, columns = FINITE[name]
+    rows = [r for r in summary.rows if keep(r)]
+    assert rows
+    for row in rows:
+        for col in columns:
+            assert isinstance(row[col], (int, float)) and math.isfinite(row[col]), (name, col, row[col])
+    header = (suite_dir / "results.csv").read_text().splitlines()[0].split(",")
+    assert set(columns) <= set(header)
+    assert summary.figures, "matplotlib is installed in the dev extra: figures are expected"
+    for fig in summary.figures:
+        assert fig.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f"figures/{fig.name}" in report
+
+
+def test_quick_results_make_sense(quick_runs):
+    _, runs = quick_runs
+    comp = [r for r in runs["compositional"].rows if r["table"] == "regions"]
+    enforced = next(r for r in comp if r["method"] == "enforced")
+    assert enforced["regions_init"] == 2**5  # the compositional construction: 2^depth pieces at init
+    gd = [r for r in runs["gd-vs-convex"].rows if r["method"] == "cg"]
+    assert all(r["rel_error_mean"] < 0.05 for r in gd)  # CG from zero tends to the min-norm fit
+    speed = {r["method"]: r for r in runs["solver-speed"].rows}
+    assert speed["exact"]["ratio_to_exact"] == pytest.approx(1.0)
+    assert speed["cvxpy clarabel qr"]["rel_coef_diff"] < 1e-3  # CVXPY agrees with the exact solver
+
+
+def test_resume_recomputes_only_the_missing_cell(tmp_path, monkeypatch):
+    first = bench.run_suite("spectral-targets", tmp_path, quick=True, progress=False)
+    cells = sorted((tmp_path / "spectral-targets" / "cells").glob("*.json"))
+    victim = cells[3]
+    untouched = cells[0].read_bytes()
+    victim.unlink()
+    calls = []
+    original = bench.SUITES["spectral-targets"].run_cell
+
+    def counting(self, cell, ctx):
+        calls.append(cell.key)
+        return original(self, cell, ctx)
+
+    monkeypatch.setattr(bench.SUITES["spectral-targets"], "run_cell", counting)
+    second = bench.run_suite("spectral-targets", tmp_path, quick=True, progress=False)
+    assert calls == [victim.stem] and second.computed == [victim.stem]
+    assert len(second.reused) == len(first.computed) - 1
+    assert victim.is_file() and cells[0].read_bytes() == untouched
+    assert [r["test_mse"] for r in second.rows] == pytest.approx([r["test_mse"] for r in first.rows])
+    # other settings (another seed) must not reuse the cells
+    third = bench.run_suite("spectral-targets", tmp_path, quick=True, seed=1, progress=False)
+    assert not third.reused and len(third.computed) == len(first.computed)
+
+
+def test_interrupt_keeps_finished_cells_and_a_rerun_finishes(tmp_path, monkeypatch):
+    cls = bench.SUITES["spectral-targets"]
+    original = cls.run_cell
+    seen = []
+
+    def interrupting(self, cell, ctx):
+        seen.append(cell.key)
+        if len(seen) == 3:
+            raise KeyboardInterrupt
+        return original(self, cell, ctx)
+
+    monkeypatch.setattr(cls, "run_cell", interrupting)
+    with pytest.raises(KeyboardInterrupt):
+        bench.run_suite("spectral-targets", tmp_path, quick=True, progress=False, log=lambda m: None)
+    saved = sorted(p.stem for p in (tmp_path / "spectral-targets" / "cells").glob("*.json"))
+    assert saved == sorted(seen[:2])
+    assert not list((tmp_path / "spectral-targets" / "cells").glob("*.tmp"))
+    monkeypatch.setattr(cls, "run_cell", original)
+    summary = bench.run_suite("spectral-targets", tmp_path, quick=True, progress=False)
+    assert sorted(summary.reused) == saved and len(summary.computed) == len(summary.cells) - 2
+
+
+def test_a_failing_cell_is_reported_and_retried(tmp_path, monkeypatch):
+    cls = bench.SUITES["spectral-targets"]
+    original = cls.run_cell
+
+    def failing(self, cell, ctx):
+        if cell.key == "hole_relu":
+            raise RuntimeError("boom in this cell")
+        return original(self, cell, ctx)
+
+    monkeypatch.setattr(cls, "run_cell", failing)
+    summary = bench.run_suite("spectral-targets", tmp_path, quick=True, progress=False, log=lambda m: None)
+    assert summary.failed == {"hole_relu": "RuntimeError: boom in this cell"}
+    assert not (tmp_path / "spectral-targets" / "cells" / "hole_relu.json").exists()
+    assert "boom in this cell" in summary.report_path.read_text()
+    monkeypatch.setattr(cls, "run_cell", original)
+    again = bench.run_suite("spectral-targets", tmp_path, quick=True, progress=False)
+    assert again.computed == ["hole_relu"] and not again.failed
+
+
+def test_atomic_write_leaves_the_old_file_when_the_rename_fails(tmp_path, monkeypatch):
+    target = tmp_path / "report.md"
+    _runner.atomic_write_text(target, "old content")
+
+    def broken_replace(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(_runner.os, "replace", broken_replace)
+    with pytest.raises(OSError, match="disk full"):
+        _runner.atomic_write_text(target, "new content")
+    with pytest.raises(OSError, match="disk full"):
+        _runner.atomic_write_json(tmp_path / "fresh.json", {"a": 1})
+    assert target.read_text() == "old content"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.md"]  # no temp files, no half file
+
+
+def test_atomic_json_converts_numpy_and_strict_mode_drops_nan(tmp_path):
+    import numpy as np
+
+    path = _runner.atomic_write_json(tmp_path / "x.json", {"a": np.float64(1.5), "b": np.arange(3), "c": math.nan},
+                                     strict=True)
+    assert json.loads(path.read_text()) == {"a": 1.5, "b": [0, 1, 2], "c": None}
+    assert _runner.fmt(math.nan) == "—" and _runner.fmt(None) == "—" and _runner.fmt(0.000123456) == "0.000123"
+
+
+def test_missing_matplotlib_skips_figures_with_a_clear_message(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    summary = bench.run_suite("spectral-targets", tmp_path, quick=True, progress=False)
+    assert summary.figures == [] and "matplotlib is not installed" in summary.figures_note
+    assert "pip install 'kernelreg[plots]'" in summary.report_path.read_text()
+    assert (tmp_path / "spectral-targets" / "results.json").is_file()
+
+
+def test_cli_bench_list_run_and_unknown_suite(tmp_path, capsys):
+    assert main(["bench", "list"]) == 0
+    listed = capsys.readouterr().out
+    for name in bench.available():
+        assert name in listed
+    assert main(["bench", "run", "no-such-suite", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown benchmark suite 'no-such-suite'" in err and "gd-vs-convex" in err
+    assert main(["bench", "run", "spectral-targets", "--quick", "--out", str(tmp_path), "--no-progress"]) == 0
+    assert (tmp_path / "spectral-targets" / "report.md").is_file()
+    assert "report:" in capsys.readouterr().out
+
+
+def test_solver_speed_script_uses_the_shared_module(tmp_path):
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "solver_speed.py"
+    spec = importlib.util.spec_from_file_location("solver_speed_script", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    from kernelreg.bench import solver_speed
+
+    assert module.run_size is solver_speed.run_size
+    out = tmp_path / "speed.json"
+    payload = module.main(["--sizes", "30x80", "--repeats", "1", "--max-iter", "5", "--out", str(out), "--skip-raw"])
+    assert json.loads(out.read_text())["results"][0]["method"] == "exact"
+    assert {r["method"] for r in payload["results"]} >= {"exact", "cvxpy clarabel qr", "gd", "adam", "cg"}
+
+
+@pytest.mark.parametrize("module", ["kernelreg.bench", "kernelreg.bench._runner", "kernelreg.bench.solver_speed",
+                                    "kernelreg.bench.gd_vs_convex", "kernelreg.bench.spectral_targets",
+                                    "kernelreg.bench.compositional", "kernelreg.bench.iat_bases",
+                                    "kernelreg.bench.rowdy", "kernelreg.bench.warmup_freeze", "kernelreg.cli"])
+def test_all_names_resolve(module):
+    import importlib
+
+    mod = importlib.import_module(module)
+    assert mod.__all__
+    for name in mod.__all__:
+        assert hasattr(mod, name), f"{module}.__all__ lists {name!r}, which does not exist"
+
+
+def test_an_unknown_device_fails_before_any_cell(tmp_path, capsys):
+    from kernelreg.exceptions import DeviceError
+
+    with pytest.raises(DeviceError, match="tpu"):
+        bench.run_suite("spectral-targets", tmp_path, quick=True, device="tpu", progress=False)
+    assert not (tmp_path / "spectral-targets").exists()
+    assert main(["bench", "run", "spectral-targets", "--quick", "--device", "tpu", "--out", str(tmp_path)]) == 2
+    assert "device='tpu'" in capsys.readouterr().err
