@@ -6,7 +6,8 @@ import pytest
 
 MODULES = ["kernelreg", "kernelreg.activations", "kernelreg.features", "kernelreg.solvers",
            "kernelreg.compare", "kernelreg.estimators", "kernelreg.exceptions", "kernelreg.layers",
-           "kernelreg.layers.bases", "kernelreg.networks"]
+           "kernelreg.layers.bases", "kernelreg.networks", "kernelreg.diagnostics", "kernelreg.datasets",
+           "kernelreg.bench"]
 
 
 @pytest.mark.parametrize("name", MODULES)
@@ -52,3 +53,13 @@ def test_cli_demo_runs(capsys):
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
     assert "test accuracy" in out and "relu" in out
+
+
+def test_bench_list_shows_the_seven_suites(capsys):
+    from kernelreg.cli import main
+
+    assert main(["bench", "list"]) == 0
+    out = capsys.readouterr().out
+    for suite in ("solver-speed", "gd-vs-convex", "spectral-targets", "compositional", "iat-bases", "rowdy",
+                  "warmup-freeze"):
+        assert suite in out
