@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from abc import ABC, abstractmethod
@@ -18,12 +19,35 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from kernelreg import activations
+from kernelreg._dask import dask_array, is_dask_array
+from kernelreg._memory import CHUNK_BYTES, chunk_rows, parse_memory
 from kernelreg._torch import resolve_device, resolve_dtype, seed_generator
 
-__all__ = ["FeatureMap", "RandomFeatureMap", "ModuleFeatureMap", "freeze", "save_features", "auto_batch_size"]
+__all__ = [
+    "FeatureMap",
+    "RandomFeatureMap",
+    "ModuleFeatureMap",
+    "freeze",
+    "save_features",
+    "auto_batch_size",
+    "CHUNK_BYTES",
+]
 
-#: Default memory budget of one chunk of Φ (bytes) when ``batch_size`` is None.
-CHUNK_BYTES = 64 * 2**20
+_OUT_DTYPES = {"float64": np.float64, "float32": np.float32}
+
+
+def _transform_block(block: np.ndarray, fmap: FeatureMap) -> np.ndarray:
+    """One dask block of Φ: the map's own chunked transform (empty blocks stay empty)."""
+    if block.shape[0] == 0:
+        return np.empty((0, fmap.n_output_features_), dtype=np.float64)
+    return fmap.transform(block)
+
+
+def _count_nonfinite(values: torch.Tensor) -> int:
+    """NaN/inf entries of a chunk; a finite sum proves there are none at a fraction of ``isfinite``'s cost."""
+    if math.isfinite(float(values.sum())):
+        return 0
+    return int((~torch.isfinite(values)).sum())  # the sum may also overflow on large finite values
 
 
 def auto_batch_size(n_features: int, itemsize: int = 8, chunk_bytes: int = CHUNK_BYTES) -> int:
@@ -56,13 +80,16 @@ class FeatureMap(TransformerMixin, BaseEstimator, ABC):
     """A frozen map x ↦ φ(x) ∈ R^n whose rows are computed by torch in chunks; subclasses give the torch view.
 
     Subclasses implement :meth:`_fit_map` (draw or freeze parameters) and :meth:`_forward`
-    (a chunk of inputs, as a tensor on ``device_``, to its chunk of features).
+    (a chunk of inputs, as a tensor on ``device_``, to its chunk of features). Chunks hold
+    ``batch_size`` rows, or as many as fit in ``max_memory`` (both set: the smaller), or about
+    64 MiB of features by default. ``transform`` also accepts a dask array and returns one.
     """
 
     _parameter_constraints: dict = {
         "device": [str, torch.device],
         "dtype": [StrOptions({"float32", "float64"})],
         "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+        "max_memory": [Interval(Real, 1, None, closed="left"), str, None],
     }
 
     @abstractmethod
@@ -81,21 +108,45 @@ class FeatureMap(TransformerMixin, BaseEstimator, ABC):
     def fit(self, X: ArrayLike, y: ArrayLike | None = None) -> "FeatureMap":
         """Validate X, resolve device and dtype, and draw or freeze the map's parameters."""
         self._validate_params()
+        if getattr(self, "max_memory", None) is not None:
+            parse_memory(self.max_memory)  # a malformed budget fails before any work
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_all_finite=True)
         self.device_ = resolve_device(self.device)
         self.dtype_ = resolve_dtype(self.dtype)
         rng = check_random_state(getattr(self, "random_state", None))
         self._fit_map(X, rng)
+        self._batch_rows()  # a max_memory too small for one row fails at fit, not midway through an export
         return self
 
-    def _batch_rows(self) -> int:
-        """Rows per chunk: ``batch_size`` or the memory-budget default."""
-        if self.batch_size is not None:
-            return int(self.batch_size)
-        return auto_batch_size(self.n_output_features_, torch.finfo(self.dtype_).bits // 8)
+    def _row_bytes(self) -> int:
+        """Working memory of one row of a chunk: input, pre-activation, features, float64 host copy."""
+        itemsize = torch.finfo(self.dtype_).bits // 8
+        n_in = int(getattr(self, "n_features_in_", 1))
+        return n_in * itemsize + self.n_output_features_ * (2 * itemsize + 8)
 
-    def _iter_chunks(self, X: np.ndarray):
-        """Yield (start, stop, Φ chunk as float64 numpy) over row chunks of X, under inference mode."""
+    def _batch_rows(self) -> int:
+        """Rows per chunk: ``batch_size``, the rows fitting ``max_memory`` (the smaller of the two), or the default."""
+        max_memory = getattr(self, "max_memory", None)
+        if max_memory is None:
+            if self.batch_size is not None:
+                return int(self.batch_size)
+            return auto_batch_size(self.n_output_features_, torch.finfo(self.dtype_).bits // 8)
+        rows = chunk_rows(
+            self._row_bytes(),
+            max_memory,
+            owner=type(self).__name__,
+            what=(
+                f"one row of features (n_features_in_={getattr(self, 'n_features_in_', '?')}, "
+                f"{self.n_output_features_} features in {self.dtype}, plus the float64 copy)"
+            ),
+        )
+        return rows if self.batch_size is None else min(rows, int(self.batch_size))
+
+    def _iter_chunks(self, X: np.ndarray, out_dtype: torch.dtype = torch.float64):
+        """Yield (start, stop, Φ chunk as numpy in ``out_dtype``) over row chunks of X, under inference mode.
+
+        Each chunk is checked for NaN/inf on the device before it is copied to the host.
+        """
         rows = self._batch_rows()
         with torch.inference_mode():
             for start in range(0, X.shape[0], rows):
@@ -110,7 +161,14 @@ class FeatureMap(TransformerMixin, BaseEstimator, ABC):
                         f"{type(self).__name__}: the feature map returned shape {tuple(out.shape)} "
                         f"for a chunk of {stop - start} rows; expected ({stop - start}, n_features)."
                     )
-                yield start, stop, out.to("cpu", dtype=torch.float64).numpy()
+                bad = _count_nonfinite(out)
+                if bad:
+                    raise ValueError(
+                        f"{type(self).__name__} produced {bad} non-finite feature values in rows "
+                        f"{start}..{stop - 1}; the activation overflows on these inputs (try "
+                        "dtype='float64', scaled inputs or another activation)."
+                    )
+                yield start, stop, out.to("cpu", dtype=out_dtype).numpy()
 
     def _check_input(self, X: ArrayLike) -> np.ndarray:
         """Fitted check and input validation shared by transform and export."""
@@ -118,47 +176,102 @@ class FeatureMap(TransformerMixin, BaseEstimator, ABC):
         return validate_data(self, X, dtype=[np.float64, np.float32], reset=False, ensure_all_finite=True)
 
     def transform(self, X: ArrayLike) -> np.ndarray:
-        """Φ(X) as a float64 array of shape (n_samples, n_features), computed chunk by chunk.
+        """Compute Φ(X) chunk by chunk, so memory beyond the output stays bounded; dask in, dask out.
+
+        Parameters
+        ----------
+        X : array-like or dask.array.Array of shape (n_samples, n_features_in_)
+            A dask array gives a lazy dask array: rows keep X's row chunks, all feature columns
+            form one block, and each block is computed by this map (``map_blocks``) on whatever
+            workers run the graph.
+
+        Returns
+        -------
+        Phi : ndarray (or dask array) of shape (n_samples, n_output_features_), float64
+
+        Raises
+        ------
+        ValueError
+            X has the wrong number of columns or NaN/inf entries, or the activation overflows.
+        """
+        if is_dask_array(X):
+            return self._transform_dask(X)
+        X = self._check_input(X)
+        Phi = np.empty((X.shape[0], self.n_output_features_), dtype=np.float64)
+        target = torch.from_numpy(Phi)  # torch's copy_ is multi-threaded, numpy's assignment is not
+        for start, stop, chunk in self._iter_chunks(X):
+            target[start:stop].copy_(torch.from_numpy(chunk))
+        return Phi
+
+    def _transform_dask(self, X):
+        """Lazy blockwise Φ of a dask array: row chunks kept, columns merged, one feature block per row chunk."""
+        check_is_fitted(self)
+        dask_array()  # the import error, if any, names the extra to install
+        name = type(self).__name__
+        if X.ndim != 2:
+            raise ValueError(
+                f"{name}.transform expects a 2-D array of shape (n_samples, {self.n_features_in_}); got a "
+                f"{X.ndim}-D dask array of shape {X.shape}."
+            )
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {name} is expecting {self.n_features_in_} features "
+                "as input."
+            )
+        if X.dtype.kind not in "fiub":
+            raise TypeError(f"{name}.transform needs real numbers; got a dask array of dtype {X.dtype}.")
+        X = X.rechunk({1: -1})
+        return X.map_blocks(
+            _transform_block,
+            fmap=self,
+            dtype=np.float64,
+            chunks=(X.chunks[0], (self.n_output_features_,)),
+            meta=np.empty((0, 0), dtype=np.float64),
+        )
+
+    def export(
+        self, X: ArrayLike, path: str | os.PathLike, *, dtype: Literal["float64", "float32"] = "float64"
+    ) -> Path:
+        """Stream Φ(X) into a .npy file chunk by chunk, so Φ larger than memory can be built and solved from disk.
+
+        The file is built under a temporary name in the same folder and renamed into place only when
+        every chunk is written and synced, so an interrupted export leaves nothing that looks
+        complete. Chunks are written with plain file writes (not a writable memory map), so the
+        process holds one chunk at a time. Reopen the file with ``np.load(path, mmap_mode="r")``
+        and pass that to :func:`kernelreg.solvers.solve`.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features_in_)
+            May itself be a memory map (``np.load(..., mmap_mode="r")``).
+        path : str or os.PathLike
+            Target ``.npy`` file.
+        dtype : {"float64", "float32"}, default="float64"
+            Storage type of Φ on disk; float32 halves the file, and solves still run in float64.
 
         Returns
         -------
-        Phi : ndarray of shape (n_samples, n_output_features_)
+        pathlib.Path
         """
-        X = self._check_input(X)
-        Phi = np.empty((X.shape[0], self.n_output_features_), dtype=np.float64)
-        for start, stop, chunk in self._iter_chunks(X):
-            Phi[start:stop] = chunk
-        if not np.all(np.isfinite(Phi)):
-            bad = int(np.count_nonzero(~np.isfinite(Phi)))
-            raise ValueError(
-                f"{type(self).__name__} produced {bad} non-finite feature values; the activation "
-                "overflows on these inputs (try dtype='float64', scaled inputs or another activation)."
-            )
-        return Phi
-
-    def export(self, X: ArrayLike, path: str | os.PathLike) -> Path:
-        """Stream Φ(X) into a .npy file chunk by chunk (bounded memory), atomically.
-
-        The file is built under a temporary name in the same folder and renamed into place only when
-        every chunk is written, so an interrupted export leaves nothing that looks complete.
-        Reopen it with ``np.load(path, mmap_mode="r")``.
-        """
+        if dtype not in _OUT_DTYPES:
+            raise ValueError(f"{type(self).__name__}.export: dtype must be 'float64' or 'float32'; got {dtype!r}.")
+        out_dtype = np.dtype(_OUT_DTYPES[dtype])
         X = self._check_input(X)
         path = Path(path)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-        os.close(fd)
         try:
-            out = np.lib.format.open_memmap(
-                tmp, mode="w+", dtype=np.float64, shape=(X.shape[0], self.n_output_features_)
-            )
-            for start, stop, chunk in self._iter_chunks(X):
-                out[start:stop] = chunk
-            out.flush()
-            del out
+            with os.fdopen(fd, "wb") as fh:
+                header = {
+                    "descr": np.lib.format.dtype_to_descr(out_dtype),
+                    "fortran_order": False,
+                    "shape": (X.shape[0], self.n_output_features_),
+                }
+                np.lib.format.write_array_header_1_0(fh, header)
+                torch_out = torch.float64 if out_dtype == np.float64 else torch.float32
+                for _, _, chunk in self._iter_chunks(X, torch_out):
+                    fh.write(memoryview(np.ascontiguousarray(chunk)).cast("B"))
+                fh.flush()
+                os.fsync(fh.fileno())
             os.replace(tmp, path)
         except BaseException:
             if os.path.exists(tmp):
@@ -202,7 +315,11 @@ class RandomFeatureMap(FeatureMap):
     dtype : {"float64", "float32"}, default="float64"
         Precision of the feature computation; the returned Φ is float64.
     batch_size : int or None, default=None
-        Rows per chunk; None sizes chunks to about 64 MiB.
+        Rows per chunk; None sizes chunks to about 64 MiB (or to ``max_memory``).
+    max_memory : int, str or None, default=None
+        Working-memory budget of one chunk, in bytes or as a string like ``"2GB"`` / ``"512MiB"``;
+        chunk rows are sized from it (with ``batch_size`` too, the smaller wins). A budget too
+        small for one row raises ``ValueError`` at ``fit``, naming both numbers.
 
     Attributes
     ----------
@@ -242,6 +359,7 @@ class RandomFeatureMap(FeatureMap):
         device: str = "cpu",
         dtype: Literal["float64", "float32"] = "float64",
         batch_size: int | None = None,
+        max_memory: int | str | None = None,
     ) -> None:
         self.n_features = n_features
         self.activation = activation
@@ -251,6 +369,7 @@ class RandomFeatureMap(FeatureMap):
         self.device = device
         self.dtype = dtype
         self.batch_size = batch_size
+        self.max_memory = max_memory
 
     def _fit_map(self, X: np.ndarray, rng: np.random.RandomState) -> None:
         """Draw ξ uniform on the sphere and γ uniform on [−B, B] on the CPU in float64."""
@@ -313,8 +432,9 @@ class ModuleFeatureMap(FeatureMap):
     ----------
     module : torch.nn.Module or callable
         Maps a (n_rows, n_features_in) tensor to a (n_rows, n_features) tensor.
-    device, dtype, batch_size
-        As in :class:`RandomFeatureMap`.
+    device, dtype, batch_size, max_memory
+        As in :class:`RandomFeatureMap` (the per-row memory estimate counts the output width only,
+        not the module's hidden activations).
 
     Attributes
     ----------
@@ -334,11 +454,13 @@ class ModuleFeatureMap(FeatureMap):
         device: str = "cpu",
         dtype: Literal["float64", "float32"] = "float64",
         batch_size: int | None = None,
+        max_memory: int | str | None = None,
     ) -> None:
         self.module = module
         self.device = device
         self.dtype = dtype
         self.batch_size = batch_size
+        self.max_memory = max_memory
 
     def _fit_map(self, X: np.ndarray, rng: np.random.RandomState) -> None:
         """Freeze a private copy of the module on the device and probe its output width."""
@@ -376,6 +498,7 @@ def freeze(
     device: str = "cpu",
     dtype: Literal["float64", "float32"] = "float64",
     batch_size: int | None = None,
+    max_memory: int | str | None = None,
 ) -> ModuleFeatureMap:
     """Freeze a (trained) network's hidden part into a feature map for a convex output-layer solve.
 
@@ -390,7 +513,7 @@ def freeze(
     network : torch.nn.Module
         A network with a ``feature_module(readout)`` method, or any module mapping x to features.
     readout : str, default="last"
-    device, dtype, batch_size
+    device, dtype, batch_size, max_memory
         As in :class:`ModuleFeatureMap`.
 
     Returns
@@ -398,4 +521,4 @@ def freeze(
     ModuleFeatureMap
     """
     module = network.feature_module(readout) if hasattr(network, "feature_module") else network
-    return ModuleFeatureMap(module, device=device, dtype=dtype, batch_size=batch_size)
+    return ModuleFeatureMap(module, device=device, dtype=dtype, batch_size=batch_size, max_memory=max_memory)

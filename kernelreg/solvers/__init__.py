@@ -14,12 +14,23 @@ from typing import Any, Literal
 import torch
 from numpy.typing import ArrayLike
 
+from kernelreg._dask import is_dask_array
 from kernelreg.solvers._solution import STATUSES, Solution, check_eps, check_problem, suggest
 from kernelreg.solvers.convex import MinNormProgram, solve_cvxpy
 from kernelreg.solvers.exact import SpectralSolver, gd_trajectory, solve_exact
 from kernelreg.solvers.gd import solve_adam, solve_cg, solve_gd
+from kernelreg.solvers.streamed import ChunkedSolver, needs_streaming, solve_streamed
 
-__all__ = ["solve", "Solution", "STATUSES", "METHODS", "SpectralSolver", "gd_trajectory", "MinNormProgram"]
+__all__ = [
+    "solve",
+    "Solution",
+    "STATUSES",
+    "METHODS",
+    "SpectralSolver",
+    "ChunkedSolver",
+    "gd_trajectory",
+    "MinNormProgram",
+]
 
 _BACKENDS: dict[str, Callable[..., Solution]] = {
     "exact": solve_exact,
@@ -51,8 +62,12 @@ def solve(
 
     Parameters
     ----------
-    Phi : array-like or torch.Tensor of shape (n_samples, n_features)
+    Phi : array-like, torch.Tensor, numpy memory map or dask array of shape (n_samples, n_features)
         Feature matrix (any torch device; float32 is converted, every solve runs in float64 by default).
+        With ``method="exact"``, a memory map (``np.load(path, mmap_mode="r")``), a dask array, or
+        any Phi together with ``max_memory`` is *streamed*: Phi is read in chunks, each converted
+        to float64 on ``device``, and only the Gram matrix (``Phi^T Phi`` for tall Phi, ``Phi Phi^T``
+        for wide Phi) or the TSQR factor R is held (see :class:`ChunkedSolver`).
     y : array-like of shape (n_samples,) or (n_samples, n_outputs)
         Targets; several outputs form one joint program (Frobenius norms, one lam).
     method : {"exact", "cvxpy", "gd", "adam", "cg"}, default="exact"
@@ -60,7 +75,11 @@ def solve(
           for eps = 0 and, for eps > 0, the eigendecomposition of the smaller Gram matrix plus a
           root-find for lam; either falls back to the thin SVD when rounding makes it unreliable
           (``info["fallback_reason"]``). Options: ``decomposition="auto"|"gram"|"qr"|"svd"``,
-          ``device``, ``lam`` (plain ridge instead of eps), ``rcond`` (pseudo-inverse cut-off).
+          ``device``, ``lam`` (plain ridge instead of eps), ``rcond`` (pseudo-inverse cut-off),
+          ``max_memory`` (bytes or ``"2GB"``: stream Phi in chunks so that the statistics plus
+          one chunk fit; a budget too small for one row raises ``ValueError``). Streamed solves
+          use a TSQR for eps = 0 on tall Phi and fall back from the Gram to the TSQR like the
+          in-memory solver; ``info["passes"]`` counts the passes over Phi.
         - ``"cvxpy"``: the same program in CVXPY (Clarabel, SCS fallback), plus ``norm="l1"``,
           ``weights``, ``loss="hinge"|"logistic"``, ``reduce``, ``solver``, ``solver_options``;
           other keywords go to ``Problem.solve`` unchanged.
@@ -89,7 +108,7 @@ def solve(
     ValueError
         Malformed input (shape, NaN/inf, negative eps), an unknown method or a bad option value.
     TypeError
-        An option the method does not have.
+        An option the method does not have, or a dask Phi with a method other than ``"exact"``.
     kernelreg.exceptions.SolverError
         Status ``"infeasible"`` (e.g. eps below the least-squares floor) or ``"failed"``;
         ``DivergenceError`` (a ``SolverError``) when GD/Adam blow up.
@@ -131,5 +150,13 @@ def solve(
                     f"{method!r} are: {', '.join(allowed)}.{suggest(key, allowed)}"
                 )
     eps = check_eps(eps)
+    if method == "exact" and needs_streaming(Phi, options.get("max_memory")):
+        return solve_streamed(Phi, y, eps, **options)
+    if is_dask_array(Phi):
+        raise TypeError(
+            f"solve(method={method!r}) needs Phi in memory, but got a dask array of shape {Phi.shape}; "
+            "dask arrays are solved by method='exact' (chunked Gram / TSQR reductions). Use "
+            "method='exact', or Phi.compute() if it fits in memory."
+        )
     Phi, Y, was_1d = check_problem(Phi, y)
     return backend(Phi, Y, was_1d, eps, **options)

@@ -17,7 +17,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from kernelreg.exceptions import SolverError
 
-__all__ = ["Solution", "STATUSES", "check_problem", "check_eps", "finish"]
+__all__ = ["Solution", "STATUSES", "check_problem", "check_targets", "check_eps", "finish"]
 
 #: The only values ``Solution.status`` takes. ``optimal`` returns quietly; ``inaccurate`` and
 #: ``max_iter`` return with a ``ConvergenceWarning``; ``infeasible`` and ``failed`` raise ``SolverError``.
@@ -163,6 +163,15 @@ def check_problem(Phi: Any, y: Any) -> tuple[np.ndarray | torch.Tensor, np.ndarr
             f"Phi must be a 2-D feature matrix of shape (n_samples, n_features); got shape "
             f"{tuple(Phi.shape)} ({Phi.ndim}-D). Reshape it, e.g. Phi.reshape(n_samples, -1)."
         )
+    Y, was_1d = check_targets(y, tuple(Phi.shape))
+    problem = _describe_nonfinite(Phi, "Phi")
+    if problem:
+        raise ValueError(problem)
+    return Phi, Y, was_1d
+
+
+def check_targets(y: Any, phi_shape: tuple[int, ...]) -> tuple[np.ndarray, bool]:
+    """Validate y against the shape of Phi without touching Phi's values (so Phi may live on disk or in dask)."""
     y = _as_array(y, "y")
     if isinstance(y, torch.Tensor):
         y = y.detach().to("cpu", dtype=torch.float64).numpy()
@@ -172,24 +181,23 @@ def check_problem(Phi: Any, y: Any) -> tuple[np.ndarray | torch.Tensor, np.ndarr
             f"y must be 1-D of shape (n_samples,) or 2-D of shape (n_samples, n_outputs); got shape "
             f"{y.shape} ({y.ndim}-D)."
         )
-    if Phi.shape[0] == 0 or Phi.shape[1] == 0:
+    if phi_shape[0] == 0 or phi_shape[1] == 0:
         raise ValueError(
-            f"Phi is empty: shape {tuple(Phi.shape)}; solvers need at least one sample (row) and one "
+            f"Phi is empty: shape {tuple(phi_shape)}; solvers need at least one sample (row) and one "
             f"feature (column)."
         )
-    if y.shape[0] != Phi.shape[0]:
+    if y.shape[0] != phi_shape[0]:
         raise ValueError(
-            f"Phi and y disagree on the number of samples: Phi has {Phi.shape[0]} rows but y has "
+            f"Phi and y disagree on the number of samples: Phi has {phi_shape[0]} rows but y has "
             f"{y.shape[0]} entries; pass the labels of exactly the rows of Phi."
         )
     if y.ndim == 2 and y.shape[1] == 0:
         raise ValueError(f"y is empty: shape {y.shape}; it needs at least one output column.")
-    for values, name in ((Phi, "Phi"), (y, "y")):
-        problem = _describe_nonfinite(values, name)
-        if problem:
-            raise ValueError(problem)
+    problem = _describe_nonfinite(y, "y")
+    if problem:
+        raise ValueError(problem)
     was_1d = y.ndim == 1
-    return Phi, (y[:, None] if was_1d else y), was_1d
+    return (y[:, None] if was_1d else y), was_1d
 
 
 def check_eps(eps: Any) -> float:

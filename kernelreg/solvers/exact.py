@@ -29,7 +29,7 @@ from kernelreg._torch import as_tensor, resolve_device, to_numpy64
 from kernelreg.exceptions import SolverError
 from kernelreg.solvers._solution import Solution, check_eps, check_problem, finish, output_shape
 
-__all__ = ["SpectralSolver", "gd_trajectory", "solve_exact"]
+__all__ = ["SpectralSolver", "gd_trajectory", "solve_exact", "gram_matrix"]
 
 _DECOMPOSITIONS = ("gram", "svd")
 _EXACT_DECOMPOSITIONS = ("auto", "gram", "qr", "svd")
@@ -91,6 +91,9 @@ class SpectralSolver:
     True
     """
 
+    #: The decomposition without a squared condition number, named in advice when "gram" falls short.
+    _PRECISE = "svd"
+
     def __init__(
         self,
         Phi: ArrayLike | torch.Tensor,
@@ -125,7 +128,7 @@ class SpectralSolver:
         n_samples, n_features = P.shape
         if self.decomposition == "gram":
             self._wide = n_samples <= n_features
-            gram = P @ P.mT if self._wide else P.mT @ P
+            gram = gram_matrix(P, self._wide)
             s2, basis = torch.linalg.eigh(gram)
             del gram
             s2 = s2.clamp_min(0.0)
@@ -149,6 +152,20 @@ class SpectralSolver:
             outside = 0.0 if n_samples <= n_features else float(((Y - U @ uty) ** 2).sum())
             proj, sq_coords, basis = s[:, None] * uty, uty**2, Vh.mT  # coef = V w
             del U
+        self._store(s2, keep, keep_ridge, basis, proj, sq_coords, outside, float((Y**2).sum()))
+
+    def _store(
+        self,
+        s2: torch.Tensor,
+        keep: torch.Tensor,
+        keep_ridge: torch.Tensor,
+        basis: torch.Tensor,
+        proj: torch.Tensor,
+        sq_coords: torch.Tensor,
+        outside: float | None,
+        sum_y2: float,
+    ) -> None:
+        """Keep the spectral state every solve reads, however it was computed (in memory or streamed)."""
         self._s2, self._keep, self._keep_ridge, self._basis, self._proj = s2, keep, keep_ridge, basis, proj
         self._outside = outside  # ||y - U U^T y||^2 (svd only): y's part outside the range of Phi
         # y's squared coordinate along each left singular vector, summed over outputs (CPU, O(r)).
@@ -157,8 +174,8 @@ class SpectralSolver:
         self._keep_np = to_numpy64(keep).astype(bool)
         self._keep_ridge_np = to_numpy64(keep_ridge).astype(bool)
         # U spans all of R^N (so the floor is the sum over dropped directions) iff N <= n.
-        self._complete = n_samples <= n_features
-        self.mean_y2 = float((Y**2).sum()) / self._nk
+        self._complete = self.n_samples <= self.n_features
+        self.mean_y2 = sum_y2 / self._nk
 
     # ------------------------------------------------------------------ properties
     @property
@@ -207,6 +224,10 @@ class SpectralSolver:
         if self._wide:
             return self._Phi.mT @ (self._basis @ w)
         return self._basis @ w
+
+    def _materialise(self, coef: torch.Tensor) -> torch.Tensor:
+        """The (n_features, n_outputs) coefficients of an internal coef tensor (the identity here)."""
+        return coef
 
     def _zero_coef(self) -> torch.Tensor:
         """coef = 0, the answer for eps >= mean(y^2) or lam = inf."""
@@ -315,7 +336,7 @@ class SpectralSolver:
         if eps < floor * (1.0 - 1e-12):
             rank = int(self._keep_ridge_np.sum())
             hint = (
-                " (or decomposition='svd' if Phi is only ill-conditioned: the Gram eigenvalues lose "
+                f" (or decomposition={self._PRECISE!r} if Phi is only ill-conditioned: the Gram eigenvalues lose "
                 "singular values below sqrt(rcond) * s_max)"
                 if self.decomposition == "gram"
                 else ""
@@ -379,7 +400,9 @@ class SpectralSolver:
             Status ``"infeasible"`` when ``0 < eps < mse_floor``.
         """
         advice = "Use a larger eps" + (
-            " or decomposition='svd' (no squared condition number)." if self.decomposition == "gram" else "."
+            f" or decomposition={self._PRECISE!r} (no squared condition number)."
+            if self.decomposition == "gram"
+            else "."
         )
         return finish(self._solve_eps(eps), advice)
 
@@ -480,7 +503,8 @@ class SpectralSolver:
         if not isinstance(t, (int, float, np.floating, np.integer)) or math.isnan(t) or t < 0:
             raise ValueError(f"flow_coef needs a time t >= 0 (inf allowed); got t={t!r}.")
         if math.isinf(t):
-            return output_shape(to_numpy64(self._coef_tensor(self._min_norm_weights())), self._was_1d)
+            coef = self._materialise(self._coef_tensor(self._min_norm_weights()))
+            return output_shape(to_numpy64(coef), self._was_1d)
         factor = -torch.expm1(-(2.0 * float(t) / self._nk) * self._s2)
         return self._filter_coef(factor, 2.0 * float(t) / self._nk)
 
@@ -489,7 +513,7 @@ class SpectralSolver:
         positive = self._s2 > 0
         safe = torch.where(positive, self._s2, torch.ones_like(self._s2))
         weights = torch.where(positive, factor / safe, torch.full_like(self._s2, zero_limit))
-        return output_shape(to_numpy64(self._coef_tensor(weights)), self._was_1d)
+        return output_shape(to_numpy64(self._materialise(self._coef_tensor(weights))), self._was_1d)
 
     def _check_lr(self, lr: float | None) -> float:
         """Default lr = 1/L; otherwise a finite positive number."""
@@ -498,6 +522,24 @@ class SpectralSolver:
         if isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating)) or not math.isfinite(lr) or lr <= 0:
             raise ValueError(f"lr must be a finite number > 0; got lr={lr!r}.")
         return float(lr)
+
+
+def gram_matrix(P: torch.Tensor, wide: bool, out: torch.Tensor | None = None) -> torch.Tensor:
+    """``P P^T`` (wide) or ``P^T P`` in P's dtype; on the CPU via numpy's BLAS, whose ``A^T A`` is a
+    symmetric rank-k update (half the flops of torch's general matrix product).
+
+    With ``out`` the product is added to it in place (chunked accumulation) and ``out`` is returned.
+    """
+    if P.device.type == "cpu" and P.dtype == torch.float64 and not P.requires_grad:
+        A = P.numpy()
+        product = A @ A.T if wide else A.T @ A
+        if out is None:
+            return torch.from_numpy(product)
+        out.add_(torch.from_numpy(product))
+        return out
+    if out is None:
+        return P @ P.mT if wide else P.mT @ P
+    return out.addmm_(P, P.mT) if wide else out.addmm_(P.mT, P)
 
 
 def gd_trajectory(
@@ -549,8 +591,11 @@ def solve_exact(
     device: str | torch.device = "cpu",
     lam: float | None = None,
     rcond: float | None = None,
+    max_memory: int | str | None = None,
 ) -> Solution:
     """Backend of ``solve(method="exact")`` on validated input (see :func:`kernelreg.solvers.solve`).
+
+    With ``max_memory`` the solve is streamed in chunks (:func:`kernelreg.solvers.streamed.solve_streamed`).
 
     ``decomposition="auto"``:
 
@@ -560,6 +605,13 @@ def solve_exact(
       cannot resolve the requested eps (eps below the Gram floor, or the measured mse misses eps
       by more than 1e-9 relative after the Newton polish).
     """
+    if max_memory is not None:
+        from kernelreg.solvers.streamed import solve_streamed
+
+        y = Y[:, 0] if was_1d else Y
+        return solve_streamed(
+            Phi, y, eps, decomposition=decomposition, device=device, lam=lam, rcond=rcond, max_memory=max_memory
+        )
     if decomposition not in _EXACT_DECOMPOSITIONS:
         raise ValueError(
             f"method='exact' decomposition must be one of {_EXACT_DECOMPOSITIONS}; got {decomposition!r}."
