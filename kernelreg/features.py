@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from abc import ABC, abstractmethod
 from numbers import Integral, Real
 from pathlib import Path
@@ -19,6 +18,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from kernelreg import activations
+from kernelreg._io import atomic_open
 from kernelreg._dask import dask_array, is_dask_array
 from kernelreg._memory import CHUNK_BYTES, chunk_rows, parse_memory
 from kernelreg._torch import resolve_device, resolve_dtype, seed_generator
@@ -62,17 +62,8 @@ def save_features(path: str | os.PathLike, Phi: ArrayLike) -> Path:
     """
     path = Path(path)
     Phi = np.asarray(Phi)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.save(fh, Phi, allow_pickle=False)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_open(path) as fh:
+        np.save(fh, Phi, allow_pickle=False)
     return path
 
 
@@ -258,25 +249,16 @@ class FeatureMap(TransformerMixin, BaseEstimator, ABC):
         out_dtype = np.dtype(_OUT_DTYPES[dtype])
         X = self._check_input(X)
         path = Path(path)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                header = {
-                    "descr": np.lib.format.dtype_to_descr(out_dtype),
-                    "fortran_order": False,
-                    "shape": (X.shape[0], self.n_output_features_),
-                }
-                np.lib.format.write_array_header_1_0(fh, header)
-                torch_out = torch.float64 if out_dtype == np.float64 else torch.float32
-                for _, _, chunk in self._iter_chunks(X, torch_out):
-                    fh.write(memoryview(np.ascontiguousarray(chunk)).cast("B"))
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        with atomic_open(path) as fh:
+            header = {
+                "descr": np.lib.format.dtype_to_descr(out_dtype),
+                "fortran_order": False,
+                "shape": (X.shape[0], self.n_output_features_),
+            }
+            np.lib.format.write_array_header_1_0(fh, header)
+            torch_out = torch.float64 if out_dtype == np.float64 else torch.float32
+            for _, _, chunk in self._iter_chunks(X, torch_out):
+                fh.write(memoryview(np.ascontiguousarray(chunk)).cast("B"))
         return path
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
