@@ -89,17 +89,16 @@ def reset_peak() -> bool:
 
 def peak_rss() -> int:
     """Peak resident set in bytes: VmHWM (resettable) on Linux, ru_maxrss otherwise."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
     import resource
 
     scale = 1 if sys.platform == "darwin" else 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+    fallback = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+    try:
+        with open("/proc/self/status") as fh:
+            hwm = [line for line in fh if line.startswith("VmHWM")]
+    except OSError:  # no /proc (macOS, some sandboxes): getrusage's peak is all there is
+        return fallback
+    return int(hwm[0].split()[1]) * 1024 if hwm else fallback
 
 
 def gib(nbytes: float) -> str:
