@@ -257,6 +257,25 @@ def _piece_structure(a: Sequence, s: Sequence, exact: bool) -> tuple[list | np.n
     return xs, f
 
 
+
+def _relu_sequential(pairs: list, hidden_bias: bool) -> nn.Sequential:
+    """Linear layers with the given exact (weight, bias) pairs and ReLU between them, detached copies.
+
+    Hidden layers get a bias only when ``hidden_bias`` (the exact hidden biases are zero).
+    """
+    modules: list[nn.Module] = []
+    for k, (w, b) in enumerate(pairs):
+        hidden = 0 < k < len(pairs) - 1
+        lin = nn.Linear(w.shape[1], w.shape[0], bias=hidden_bias or not hidden, dtype=w.dtype, device=w.device)
+        with torch.no_grad():
+            lin.weight.copy_(w)
+            if lin.bias is not None:
+                lin.bias.copy_(b)
+        modules.append(lin)
+        if k < len(pairs) - 1:
+            modules.append(nn.ReLU())
+    return nn.Sequential(*modules)
+
 class _TriangleBlocks(nn.Module):
     """Parameters and views shared by CompositionalNetwork (one block) and CompositionalLayer (n blocks)."""
 
@@ -625,20 +644,7 @@ class CompositionalNetwork(_TriangleBlocks):
             this module (its parameters are fresh leaves), in this module's dtype and device.
             It maps (n, 1) to (n, 1).
         """
-        modules: list[nn.Module] = []
-        weights = self.mlp_weights()
-        kw = {"dtype": self.logits.dtype, "device": self.logits.device}
-        for k, (w, b) in enumerate(weights):
-            hidden = 0 < k < len(weights) - 1
-            lin = nn.Linear(w.shape[1], w.shape[0], bias=hidden_bias or not hidden, **kw)
-            with torch.no_grad():
-                lin.weight.copy_(w)
-                if lin.bias is not None:
-                    lin.bias.copy_(b)
-            modules.append(lin)
-            if k < len(weights) - 1:
-                modules.append(nn.ReLU())
-        return nn.Sequential(*modules)
+        return _relu_sequential(self.mlp_weights(), hidden_bias)
 
     # ---- exact structure -------------------------------------------------------------------------
     def _exact_scales(self) -> list:
@@ -908,18 +914,7 @@ class CompositionalLayer(_TriangleBlocks):
         pairs = [((blocks["w_in"][:, :, None] * eye[:, None, :]).reshape(4 * n, n), blocks["b_in"].reshape(-1))]
         pairs += [(torch.block_diag(*m), torch.zeros(4 * n, **kw)) for m in blocks["hidden"]]
         pairs.append(((eye[:, :, None] * blocks["w_out"][None, :, :]).reshape(n, 4 * n), blocks["b_out"]))
-        modules: list[nn.Module] = [first]
-        for k, (w, b) in enumerate(pairs):
-            hidden = 0 < k < len(pairs) - 1
-            lin = nn.Linear(w.shape[1], w.shape[0], bias=hidden_bias or not hidden, **kw)
-            with torch.no_grad():
-                lin.weight.copy_(w)
-                if lin.bias is not None:
-                    lin.bias.copy_(b)
-            modules.append(lin)
-            if k < len(pairs) - 1:
-                modules.append(nn.ReLU())
-        return nn.Sequential(*modules)
+        return nn.Sequential(first, *_relu_sequential(pairs, hidden_bias))
 
     def extra_repr(self) -> str:
         return (
