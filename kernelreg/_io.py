@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-__all__ = ["atomic_open", "temp_prefix"]
+__all__ = ["atomic_open", "temp_prefix", "remove_stale_temps"]
 
 _TAG = ".kernelreg-tmp-"
 _KINDS = (
@@ -77,8 +77,9 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _remove_stale_temps(path: Path) -> list[str]:
+def remove_stale_temps(path: str | os.PathLike) -> list[str]:
     """Delete temporaries of earlier writes to ``path`` whose writer process is gone; return their names."""
+    path = Path(path)
     prefix = temp_prefix(path)
     removed = []
     try:
@@ -172,7 +173,7 @@ def atomic_open(path: str | os.PathLike) -> Iterator[IO[bytes]]:
     """
     path = Path(path)
     _check_target(path)
-    _remove_stale_temps(path)
+    remove_stale_temps(path)
     fd, tmp = _create_temp(path)
     try:
         with _sigterm_removes(tmp):
