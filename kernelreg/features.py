@@ -436,7 +436,8 @@ class RandomFeatureMap(FeatureMap):
         cause = (
             f"the offset scale B = max‖x‖ overflows float64 (offset_scale_={self.offset_scale_:.3g})"
             if not offsets_ok
-            else f"the pre-activations ξ·x − γ can reach {z_bound:.3g}, beyond the largest {self.dtype} ({limit:.3g})"
+            else f"the pre-activations ξ·x − γ can reach {z_bound:.3g}, beyond the largest {self.dtype} "
+            f"({limit:.3g})"
         )
         hint = " or use dtype='float64'" if self.dtype_ != torch.float64 else ""
         raise ValueError(
@@ -452,16 +453,19 @@ class RandomFeatureMap(FeatureMap):
         where = f"rows {start}..{stop - 1}"
         if not bool(torch.isfinite(z).all()):
             hint = " or use dtype='float64'" if self.dtype_ != torch.float64 else ""
+            limit = torch.finfo(self.dtype_).max
+            gamma_max = float(np.abs(self.offsets_).max())
             return (
                 f"RandomFeatureMap: inputs of magnitude up to |x| = {x_max:.3g} in {where} overflow the "
-                f"pre-activation ξ·x − γ in {self.dtype} (largest finite value {torch.finfo(self.dtype_).max:.3g}; "
-                f"offsets up to |γ| = {float(np.abs(self.offsets_).max()):.3g}), giving {bad} non-finite features. "
-                f"Scale the inputs down (e.g. sklearn's StandardScaler){hint}."
+                f"pre-activation ξ·x − γ in {self.dtype} (largest finite value {limit:.3g}; offsets up to "
+                f"|γ| = {gamma_max:.3g}), giving {bad} non-finite features. Scale the inputs down (e.g. "
+                f"sklearn's StandardScaler){hint}."
             )
         name = getattr(self.activation_, "name", self.activation)
+        z_max = float(z.abs().max())
         return (
-            f"RandomFeatureMap: the activation {name!r} overflows: {bad} non-finite feature values in {where}, where "
-            f"the pre-activations ξ·x − γ reach |z| = {float(z.abs().max()):.3g} (inputs up to |x| = {x_max:.3g}). "
+            f"RandomFeatureMap: the activation {name!r} overflows: {bad} non-finite feature values in {where}, "
+            f"where the pre-activations ξ·x − γ reach |z| = {z_max:.3g} (inputs up to |x| = {x_max:.3g}). "
             "Scale the inputs down, use dtype='float64' or another activation."
         )
 

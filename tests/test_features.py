@@ -82,11 +82,12 @@ def _numpy_features(fmap, X):
 @pytest.mark.parametrize("activation, lipschitz", [("relu", 1.0), ("logistic", 0.25)])
 def test_every_chunking_matches_the_numpy_formula(X, feature_bound, batch_size, budget_rows, activation, lipschitz):
     probe = RandomFeatureMap(30, activation=activation, random_state=3).fit(X)
-    max_memory = budget_rows if isinstance(budget_rows, str) or budget_rows is None else budget_rows * probe._row_bytes()
+    in_rows = isinstance(budget_rows, int)
+    max_memory = budget_rows * probe._row_bytes() if in_rows else budget_rows
     fmap = RandomFeatureMap(30, activation=activation, random_state=3, batch_size=batch_size,
                             max_memory=max_memory).fit(X)
     rows = fmap._batch_rows()
-    limits = [v for v in (batch_size, budget_rows if isinstance(budget_rows, int) else None) if v is not None]
+    limits = [v for v in (batch_size, budget_rows if in_rows else None) if v is not None]
     if limits:  # the smaller of batch_size and the rows max_memory holds
         assert rows == min(limits)
     assert sum(1 for _ in fmap._iter_chunks(X)) == math.ceil(X.shape[0] / rows)
@@ -279,8 +280,8 @@ def test_huge_inputs_name_the_input_scale(X):
     with pytest.raises(ValueError, match=r"\|x\| reaches \d\.\d+e\+38 .*beyond the largest float32.*float64"):
         RandomFeatureMap(10, random_state=0, dtype="float32", offset_scale=1.0).fit(X * 3e38)  # x fits, ξ·x may not
     fmap = RandomFeatureMap(10, random_state=0, dtype="float32").fit(X)
-    with pytest.raises(ValueError, match=r"inputs of magnitude up to \|x\| = \d\.\d+e\+3[89] in rows 0\.\.36 overflow the "
-                                         r"pre-activation ξ·x − γ in float32"):
+    with pytest.raises(ValueError, match=r"inputs of magnitude up to \|x\| = \d\.\d+e\+3[89] in rows 0\.\.36 "
+                                         r"overflow the pre-activation ξ·x − γ in float32"):
         fmap.transform(X * 1e39)  # beyond float32: the cast alone overflows
     cubic = RandomFeatureMap(10, activation="relu_power", activation_params={"p": 3}, random_state=0).fit(X)
     with pytest.raises(ValueError, match=r"activation 'relu_power' overflows: .* reach \|z\| = .*e\+110"):
