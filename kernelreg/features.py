@@ -450,23 +450,21 @@ class RandomFeatureMap(FeatureMap):
         x_max = float(np.abs(rows).max()) if rows.size else 0.0
         w, b = self._device_params()
         z = torch.addmm(-b, xb, w)
-        where = f"rows {start}..{stop - 1}"
+        head = f"RandomFeatureMap produced {bad} non-finite feature values in rows {start}..{stop - 1}"
         if not bool(torch.isfinite(z).all()):
             hint = " or use dtype='float64'" if self.dtype_ != torch.float64 else ""
             limit = torch.finfo(self.dtype_).max
             gamma_max = float(np.abs(self.offsets_).max())
             return (
-                f"RandomFeatureMap: inputs of magnitude up to |x| = {x_max:.3g} in {where} overflow the "
-                f"pre-activation ξ·x − γ in {self.dtype} (largest finite value {limit:.3g}; offsets up to "
-                f"|γ| = {gamma_max:.3g}), giving {bad} non-finite features. Scale the inputs down (e.g. "
-                f"sklearn's StandardScaler){hint}."
+                f"{head}: inputs of magnitude up to |x| = {x_max:.3g} overflow the pre-activation ξ·x − γ in "
+                f"{self.dtype} (largest finite value {limit:.3g}; offsets up to |γ| = {gamma_max:.3g}). Scale the "
+                f"inputs down (e.g. sklearn's StandardScaler){hint}."
             )
         name = getattr(self.activation_, "name", self.activation)
         z_max = float(z.abs().max())
         return (
-            f"RandomFeatureMap: the activation {name!r} overflows: {bad} non-finite feature values in {where}, "
-            f"where the pre-activations ξ·x − γ reach |z| = {z_max:.3g} (inputs up to |x| = {x_max:.3g}). "
-            "Scale the inputs down, use dtype='float64' or another activation."
+            f"{head}: the activation {name!r} overflows where the pre-activations ξ·x − γ reach |z| = {z_max:.3g} "
+            f"(inputs up to |x| = {x_max:.3g}). Scale the inputs down, use dtype='float64' or another activation."
         )
 
     def __getstate__(self):

@@ -280,11 +280,12 @@ def test_huge_inputs_name_the_input_scale(X):
     with pytest.raises(ValueError, match=r"\|x\| reaches \d\.\d+e\+38 .*beyond the largest float32.*float64"):
         RandomFeatureMap(10, random_state=0, dtype="float32", offset_scale=1.0).fit(X * 3e38)  # x fits, ξ·x may not
     fmap = RandomFeatureMap(10, random_state=0, dtype="float32").fit(X)
-    with pytest.raises(ValueError, match=r"inputs of magnitude up to \|x\| = \d\.\d+e\+3[89] in rows 0\.\.36 "
-                                         r"overflow the pre-activation ξ·x − γ in float32"):
+    with pytest.raises(ValueError, match=r"produced \d+ non-finite feature values in rows 0\.\.36: inputs of "
+                                         r"magnitude up to \|x\| = \d\.\d+e\+3[89] overflow the pre-activation "
+                                         r"ξ·x − γ in float32"):
         fmap.transform(X * 1e39)  # beyond float32: the cast alone overflows
     cubic = RandomFeatureMap(10, activation="relu_power", activation_params={"p": 3}, random_state=0).fit(X)
-    with pytest.raises(ValueError, match=r"activation 'relu_power' overflows: .* reach \|z\| = .*e\+110"):
+    with pytest.raises(ValueError, match=r"activation 'relu_power' overflows where .* reach \|z\| = .*e\+110"):
         cubic.transform(X * 1e110)  # a finite pre-activation: the activation is to blame, with the scale
     assert np.isfinite(cubic.transform(X * 1e100)).all()
 

@@ -387,9 +387,9 @@ def _suite_file(suite: Suite) -> Path | None:
 def _suite_code(suite: Suite) -> dict[str, str]:
     """Digests of the code a suite's cells run: kernelreg without the other suites' modules, plus the suite's module.
 
-    Every kernelreg module counts except the public modules of ``kernelreg/bench/`` (one per
-    suite) other than this suite's own; the bench helpers (``_common``, ``_runner``, ...) count.
-    A suite defined outside kernelreg adds its own file.
+    Every kernelreg module counts except, in ``kernelreg/bench/``, the suites' modules other than
+    this suite's own and the registry ``__init__``; the bench helpers (``_common``, ``_runner``,
+    ...) count. A suite defined outside kernelreg adds its own file.
     """
     import kernelreg
 
@@ -398,7 +398,8 @@ def _suite_code(suite: Suite) -> dict[str, str]:
     files = {}
     for path in sorted(root.rglob("*.py")):
         rel = path.relative_to(root)
-        if rel.parts[0] == "bench" and len(rel.parts) == 2 and not rel.name.startswith("_") and path != own_path:
+        suite_module = not rel.name.startswith("_") or rel.name == "__init__.py"  # bench/__init__ only registers
+        if rel.parts[0] == "bench" and len(rel.parts) == 2 and suite_module and path != own_path:
             continue
         files[rel.as_posix()] = _code_digest(path)
     if own_path is not None and own_path.is_file():
