@@ -155,7 +155,8 @@ def _sigterm_removes(tmp: str) -> Iterator[None]:
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if signal.getsignal(signal.SIGTERM) is on_sigterm:  # leave a handler set meanwhile by the caller's code
+            signal.signal(signal.SIGTERM, previous)
 
 
 @contextmanager

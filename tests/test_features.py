@@ -273,6 +273,26 @@ def test_temp_files_of_a_killed_export_are_removed_by_the_next_export(tmp_path, 
     assert sorted(os.listdir(tmp_path)) == sorted(["phi.npy", alive.name, other.name])
 
 
+def test_sigterm_with_a_python_handler_runs_it_and_removes_the_temp_file(tmp_path, X):
+    def stop(signum, frame):
+        raise SystemExit(3)
+
+    def terminated(z):
+        if z.shape[0] < 10:  # the last, short chunk: the temp file holds the others
+            os.kill(os.getpid(), signal.SIGTERM)
+        return torch.relu(z)
+
+    original = signal.signal(signal.SIGTERM, stop)
+    try:
+        fmap = RandomFeatureMap(8, activation=terminated, random_state=0, batch_size=10).fit(X)
+        with pytest.raises(SystemExit):
+            fmap.export(X, tmp_path / "phi.npy")
+        assert signal.getsignal(signal.SIGTERM) is stop  # the caller's handler ran and is back in place
+    finally:
+        signal.signal(signal.SIGTERM, original)
+    assert os.listdir(tmp_path) == []
+
+
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
 def test_huge_inputs_name_the_input_scale(X):
     with pytest.raises(ValueError, match=r"inputs are too large: \|x\| reaches 9\.\d+e\+299 .*offset scale B"):

@@ -459,7 +459,8 @@ def _sigint_watch() -> Iterator[list[bool]]:
     try:
         yield seen
     finally:
-        signal.signal(signal.SIGINT, previous)
+        if signal.getsignal(signal.SIGINT) is on_sigint:  # leave a handler the cell installed and kept
+            signal.signal(signal.SIGINT, previous)
 
 
 def _prune_cells(cell_dir: Path, suite_name: str, keys: set[str]) -> list[str]:
