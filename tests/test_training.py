@@ -473,6 +473,10 @@ def test_options_are_frozen_checked_and_derived_with_replace():
         Trainer(MLP(2, [4], 1), learning_rate=1e-3)
     with pytest.raises(TypeError, match="every callback must subclass kernelreg.training.Callback"):
         Trainer(MLP(2, [4], 1), callbacks=[lambda trainer: None])
+    with pytest.raises(TypeError, match="options to be a TrainOptions or None; got dict"):
+        Trainer(MLP(2, [4], 1), {"lr": 1e-2})
+    with pytest.raises(TypeError, match="extra_loss to be None or callable"):
+        TrainOptions(extra_loss=3.0)
 
 
 def test_validation_fraction_split_and_verbose_progress_bar(capsys):

@@ -110,10 +110,13 @@ class TrainOptions:
             raise ValueError("optimizer='lbfgs' supports one parameter group only; drop adaptive_lr.")
         put(self, "optimizer_params", dict(self.optimizer_params or {}))
         if self.extra_loss is not None and not callable(self.extra_loss):
-            raise TypeError(f"train needs extra_loss to be None or callable(module) -> tensor; got {self.extra_loss!r}.")
+            raise TypeError(
+                f"train needs extra_loss to be None or callable(module) -> tensor; got {self.extra_loss!r}."
+            )
         if self.on_divergence not in ON_DIVERGENCE:
             raise ValueError(
-                f"train needs on_divergence to be one of {list(ON_DIVERGENCE)}; got on_divergence={self.on_divergence!r}."
+                f"train needs on_divergence to be one of {list(ON_DIVERGENCE)}; "
+                f"got on_divergence={self.on_divergence!r}."
             )
         if self.divergence_factor is not None:
             factor = check_positive(self.divergence_factor, "divergence_factor", _OWNER)

@@ -70,7 +70,7 @@ _RAI_SIGMA = 0.6007
 # ---- configuration ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class TrainingConfig:
-    """Settings shared by every method of the protocol (derive variants with ``dataclasses.replace``).
+    """Settings every training method shares, so all get one budget (vary them with ``dataclasses.replace``).
 
     Parameters
     ----------
