@@ -385,6 +385,21 @@ def test_keyboard_interrupt_without_restore_best_keeps_the_last_completed_step()
     assert cb.ended == "interrupted" and _same_state(_state(net), cb.last_step_state)
 
 
+def test_system_exit_from_a_callback_also_reaches_the_caller_after_cleanup():
+    class Exit(Callback):
+        def on_epoch_end(self, trainer, **kwargs):
+            self.trainer = trainer
+            if kwargs["epoch"] == 2:
+                raise SystemExit(3)
+
+    X, y = _data()
+    cb = Exit()
+    with pytest.raises(SystemExit) as info:
+        train(MLP(2, [8], 1, random_state=0), X, y, max_epochs=10, callbacks=[cb])
+    assert info.value.code == 3 and cb.trainer.stop_reason == "interrupted"
+    assert [h.get("stop_reason") for h in cb.trainer.history] == [None, "interrupted"]
+
+
 def test_sigint_stops_train_in_a_subprocess_with_keyboard_interrupt():
     script = textwrap.dedent("""
         import numpy as np
