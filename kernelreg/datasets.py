@@ -340,8 +340,8 @@ def load_compositional(
         Evenly spaced points on [0, 1] (dense; the paper's 500). Ignored when ``sparse``.
     sparse : bool, default=False
         10 training points ``linspace(0, 1, 10)`` and 10 test points ``linspace(0.05, 0.95, 10)``
-        (the paper's placement is unknown; this is the choice of
-        :func:`kernelreg.compositional_training.protocol_data`).
+        (the paper's placement is unknown; this is our choice, the data of the ``compositional``
+        bench suite).
     random_state : None
         Unused (the data are deterministic); accepted for a uniform loader signature.
 

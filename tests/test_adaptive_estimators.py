@@ -138,3 +138,12 @@ def test_bad_input(data):
         AdaptiveClassifier().fit(X, np.zeros(len(X)))
     with pytest.raises(ValueError, match="'then_solver' parameter"):
         AdaptiveRegressor(warmup_epochs=1, then_solver="newton").fit(X, y)
+
+
+def test_diverging_training_raises_instead_of_returning_the_untrained_start(data):
+    from kernelreg.exceptions import DivergenceError
+
+    X, y = data
+    with pytest.raises(DivergenceError, match=r"train diverged at epoch \d+.*lr=1e\+06.*smaller lr") as info:
+        AdaptiveRegressor(lr=1e6, max_epochs=50, random_state=0).fit(X, y)
+    assert info.value.history[-1]["stop_reason"] == "diverged" and len(info.value.history) < 50

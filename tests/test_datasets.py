@@ -64,18 +64,6 @@ def test_bumps_peak_at_their_centres():
     assert np.all(np.sign(at_centres[np.abs(heights) > 0.9]) == np.sign(heights[np.abs(heights) > 0.9]))
 
 
-def test_compositional_curves_match_the_protocol_data():
-    from kernelreg.compositional_training import protocol_data
-
-    for curve in datasets.COMPOSITIONAL_CURVES:
-        for sparse in (False, True):
-            ours = datasets.load_compositional(curve, sparse=sparse)
-            ref = protocol_data(curve, sparse=sparse)
-            np.testing.assert_allclose(ours.X_train[:, 0], ref["x_train"].numpy())
-            np.testing.assert_allclose(ours.y_train, ref["y_train"].numpy(), rtol=1e-14)
-            np.testing.assert_allclose(ours.y_test, ref["y_test"].numpy(), rtol=1e-14)
-
-
 def test_iat_and_rowdy_tasks():
     fit = datasets.load_iat_highfreq()
     assert fit.X_train.shape == (2500, 2)
