@@ -16,14 +16,6 @@ import torch
 from kernelreg.layers.bases import Basis
 
 
-def n_candidates(basis: Basis) -> int:
-    """How many candidate roots :func:`candidate_roots` returns per sample for this input basis."""
-    if basis.name == "fourier":
-        return 2 * _max_frequency_index(basis)
-    n_pieces = basis.knots.size - 1
-    return {0: 0, 1: n_pieces, 2: 2 * n_pieces}[basis.degree]
-
-
 def _max_frequency_index(basis: Basis) -> int:
     """K of the highest harmonic sin/cos(Kπs) in a Fourier basis."""
     return (basis.d - 1) // 2 + 1

@@ -290,7 +290,7 @@ class Basis:
         return omega * values if derivative else values
 
     def _piecewise(self, s, table: np.ndarray, derivative: bool):
-        """Horner's rule on the Taylor table of the piece containing each point (right-continuous, s = 1 in the last)."""
+        """Horner's rule on the Taylor table of each point's piece (right-continuous; s = 1 in the last piece)."""
         degree = table.shape[-1] - 1
         if derivative:  # the derivative's Taylor table, one degree lower
             if degree == 0:

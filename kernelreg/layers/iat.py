@@ -25,7 +25,7 @@ from kernelreg._checks import check_int
 from kernelreg._torch import resolve_device, resolve_dtype
 from kernelreg.exceptions import KernelregError
 from kernelreg.layers import bases as _bases
-from kernelreg.layers._iat_roots import candidate_roots, n_candidates
+from kernelreg.layers._iat_roots import candidate_roots
 
 __all__ = ["IAT", "DecoupledIAT", "ANALYTIC_INPUT_BASES"]
 
@@ -463,7 +463,7 @@ class IAT(nn.Module):
     def decoupled_pair(
         self, z: torch.Tensor, z_pattern: torch.Tensor, root_gradient: bool = True
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(decoupled(z, z_pattern), transform(z_pattern)) from one root finding: both branches of a decoupled network."""
+        """(decoupled(z, z_pattern), transform(z_pattern)) from one root finding: both branches of a decoupled net."""
         self._require_relu("decoupled")
         z = self._check_input(z)
         z_pattern = self._check_pair(z, z_pattern, "z_pattern", "decoupled")
@@ -536,7 +536,7 @@ class IAT(nn.Module):
         return wts, p_nodes, q_nodes
 
     def _analytic(self, values: tuple[torch.Tensor, ...], z_pattern: torch.Tensor, root_gradient: bool):
-        """∫_{D(z_pattern)} q(s) vᵀp(s) ds for each v in ``values``, by Gauss–Legendre on the active pieces, f on the graph."""
+        """∫_{D(z_pattern)} q(s) vᵀp(s) ds for each v in ``values``: Gauss–Legendre on the active pieces, f on the graph."""
         lead = z_pattern.shape[:-1]
         zp = z_pattern.reshape(-1, self.d_in)
         with torch.no_grad():
