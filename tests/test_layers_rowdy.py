@@ -35,7 +35,7 @@ def test_rowdy_per_neuron_exact_at_init(dtype):
     z = _z(20, 5).to(torch.float32 if dtype == "float32" else torch.float64)
     act = RowdyActivation("tanh", K=4, n=10.0, per_neuron=5, dtype=dtype)
     assert act.alpha.shape == (5, 3) and act.omega.shape == (5, 4)
-    assert torch.equal(act(z), torch.tanh(z))
+    assert torch.equal(act(z), torch.tanh(z))  # bitwise: tanh(z·1) + exact zeros, as at layer-wise init
 
 
 def test_rowdy_differs_after_one_optimizer_step():
@@ -220,7 +220,7 @@ def test_kronecker_explicit_equals_hand_sum():
 def test_kronecker_default_init_is_first_base_and_trains():
     z = _z(30, 2)
     act = KroneckerActivation(["tanh", "relu", lambda x: x**2])
-    assert torch.equal(act(z), torch.tanh(z))
+    assert torch.equal(act(z), torch.tanh(z))  # bitwise: 1·tanh(1·z) + 0·relu + 0·z², exact in IEEE arithmetic
     assert set(dict(act.named_parameters())) == {"alpha", "omega"}
     act(z).sum().backward()
     assert act.alpha.grad is not None and bool((act.alpha.grad != 0).all())
