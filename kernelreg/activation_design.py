@@ -192,6 +192,16 @@ class _Table:
         state["_cache"] = {}  # device tensors are rebuilt on first use
         return state
 
+    def __eq__(self, other: object) -> bool:
+        """Same table (so copies, clones and unpickled activations compare equal)."""
+        if not isinstance(other, _Table):
+            return NotImplemented
+        return (self.x_max == other.x_max and self.at_zero == other.at_zero
+                and np.array_equal(self.breaks, other.breaks) and np.array_equal(self.coefs, other.coefs))
+
+    def __hash__(self) -> int:
+        return hash((self.x_max, self.breaks.size, float(self.coefs.sum())))
+
     def _tensors(self, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         key = (like.device, like.dtype)
         if key not in self._cache:
@@ -267,6 +277,12 @@ class _DesignedFourier:
     def __init__(self, penalty: Callable, m: float) -> None:
         self.penalty, self.m = penalty, m
 
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _DesignedFourier) and (self.penalty, self.m) == (other.penalty, other.m)
+
+    def __hash__(self) -> int:
+        return hash(self.m)
+
     def __call__(self, w: np.ndarray) -> np.ndarray:
         amp = _amplitude(self.penalty)(w)
         phase = -0.5 * math.pi * self.m * np.sign(w)
@@ -278,6 +294,12 @@ class _Penalty:
 
     def __init__(self, penalty: Callable) -> None:
         self.penalty = penalty
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Penalty) and self.penalty == other.penalty
+
+    def __hash__(self) -> int:
+        return 0
 
     def __call__(self, w: np.ndarray) -> np.ndarray:
         return np.asarray(self.penalty(np.asarray(w, dtype=np.float64)), dtype=np.float64)
