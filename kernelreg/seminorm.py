@@ -55,7 +55,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -161,25 +161,29 @@ def _directions(d: int, m: int) -> tuple[np.ndarray, np.ndarray]:
     return xi, (wt[:, None] * np.full(2 * m, math.pi / m)[None, :]).ravel()
 
 
-def _converged_over_directions(value_for: Callable[[int], float], d: int, rtol: float, owner: str) -> float:
-    """Repeat a direction quadrature with doubled resolution until two results agree to rtol."""
-    if d == 1:
-        return value_for(2)
-    m = 16 if d == 2 else 8
-    previous = value_for(m)
-    for _ in range(8):
-        m *= 2
-        current = value_for(m)
+def _until_stable(values: Iterator[float], rtol: float, what: str) -> float:
+    """The first of successive refinements that agrees with the one before to rtol (or is infinite); warns if none does."""
+    previous = next(values)
+    current = previous
+    for current in values:
         if not math.isfinite(current) or abs(current - previous) <= rtol * abs(current):
             return current
         previous = current
     warnings.warn(
-        f"{owner}: the quadrature over directions did not reach rtol={rtol:g} with {m} nodes "
-        f"(last two values {previous:.12g}, {current:.12g}).",
+        f"spectral_seminorm: {what} did not converge to rtol={rtol:g}; the last two values were "
+        f"{previous:.12g} and {current:.12g}.",
         ConvergenceWarning,
-        stacklevel=3,
+        stacklevel=4,
     )
     return current
+
+
+def _converged_over_directions(value_for: Callable[[int], float], d: int, rtol: float) -> float:
+    """Repeat a direction quadrature with doubled resolution until two results agree to rtol."""
+    if d == 1:
+        return value_for(2)
+    start = 16 if d == 2 else 8
+    return _until_stable((value_for(start * 2**j) for j in range(9)), rtol, "the quadrature over directions")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -227,7 +231,7 @@ def _fourier_route(f_hat: FourierFn, act: Activation, d: int, p0: float, radial:
 
     if radial:
         return radial_integral(np.eye(d)[:1], np.array([sphere_area(d)]))
-    return _converged_over_directions(lambda m: radial_integral(*_directions(d, m)), d, rtol, "spectral_seminorm")
+    return _converged_over_directions(lambda m: radial_integral(*_directions(d, m)), d, rtol)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -427,26 +431,15 @@ def _radon_route(
         L = gamma_max if gamma_max is not None else max(8.0, 2.0 * B)
         if B > 0:  # the support edges ±B fall on grid points
             L = B * math.ceil(L / B)
-        previous = value_at(xi_nodes, weights, _grid_omega(w_max, B), L)
         if gamma_max is not None and omega_max is not None:
-            return previous
-        for _ in range(8):  # halve the step and double the period together
-            w_max, L = 2.0 * w_max, (L if gamma_max is not None else 2.0 * L)
-            current = value_at(xi_nodes, weights, _grid_omega(w_max, B), L)
-            if not math.isfinite(current) or abs(current - previous) <= rtol * abs(current):
-                return current
-            previous = current
-        warnings.warn(
-            f"spectral_seminorm: the FFT grid did not converge to rtol={rtol:g} (step π/{w_max:g}, "
-            f"|γ| <= {L:g}); last two values {previous:.12g}, {current:.12g}.",
-            ConvergenceWarning,
-            stacklevel=4,
-        )
-        return current
+            return value_at(xi_nodes, weights, _grid_omega(w_max, B), L)
+        grow = 1.0 if gamma_max is not None else 2.0  # halve the step and (unless fixed) double the period
+        levels = (value_at(xi_nodes, weights, _grid_omega(w_max * 2**j, B), L * grow**j) for j in range(9))
+        return _until_stable(levels, rtol, "the FFT grid along γ")
 
     if radial and dens.isotropic:
         return direction_value(1)
-    return _converged_over_directions(direction_value, d, rtol, "spectral_seminorm")
+    return _converged_over_directions(direction_value, d, rtol)
 
 
 def _grid_omega(w_max: float, B: float) -> float:

@@ -5,7 +5,7 @@ import importlib
 import pytest
 
 MODULES = ["kernelreg", "kernelreg.activations", "kernelreg.features", "kernelreg.solvers",
-           "kernelreg.compare", "kernelreg.estimators", "kernelreg.exceptions", "kernelreg.layers",
+           "kernelreg.compare", "kernelreg.seminorm", "kernelreg.activation_design", "kernelreg.estimators", "kernelreg.exceptions", "kernelreg.layers",
            "kernelreg.layers.bases", "kernelreg.networks", "kernelreg.diagnostics", "kernelreg.datasets",
            "kernelreg.bench"]
 
