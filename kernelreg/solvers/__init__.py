@@ -18,6 +18,7 @@ from numpy.typing import ArrayLike
 from kernelreg._dask import is_dask_array
 from kernelreg._torch import resolve_dtype
 from kernelreg.solvers._certificate import Certificate, Tolerances
+from kernelreg.solvers._certificate import certify_answer as certify
 from kernelreg.solvers._problem import prepare, suggest
 from kernelreg.solvers._solution import STATUSES, Solution
 from kernelreg.solvers.convex import MinNormProgram, solve_cvxpy
@@ -30,6 +31,7 @@ __all__ = [
     "Solution",
     "Certificate",
     "Tolerances",
+    "certify",
     "STATUSES",
     "METHODS",
     "SpectralSolver",

@@ -49,16 +49,18 @@ class Tolerances:
         coefficient-level residual: ``norm_gap`` 1e-6 allows ``||c - c*|| / ||c||`` up to ~1.4e-3).
     norm_gap : float, default=1e-6
         ``||c|| <= (1 + norm_gap) * min ||c'||`` over all feasible ``c'``.
-    normal_residual : float, default=1e-10
+    normal_residual : float or None, default=None
         eps = 0 only (least squares): ``||Phi^T r|| / (||Phi||_F (||Phi||_F ||c|| + ||y||))``, the
-        backward error of the normal equations, must stay below
-        ``max(normal_residual, 10 max(N, n) eps_64)`` (the second term: what the rcond cut leaves).
+        backward error of the normal equations, must stay below it. Default
+        ``10 * max(N, n) * eps_64``: ten times the default rcond, since directions under the rcond
+        cut leave at most ``rcond`` there. (The Gram's min-norm answer, blind to singular values
+        below ~1e-7 s_max, fails it whenever y has mass in them.)
     """
 
     feasibility: float = 1e-6
     stationarity: float = 1e-3
     norm_gap: float = 1e-6
-    normal_residual: float = 1e-10
+    normal_residual: float | None = None
 
 
 DEFAULT_TOLERANCES = Tolerances()
@@ -415,8 +417,7 @@ def certify(
     denom = fro * (fro * float(np.linalg.norm(C_np)) + float(np.linalg.norm(ye)))
     normal_residual = float(np.linalg.norm(normal)) / denom if denom > 0 else 0.0
 
-    square = math.ldexp(1.0, 2 * problem.y_exp)
-    norm_scale = math.ldexp(1.0, problem.y_exp - problem.phi_exp)
+    square, norm_scale = 2 * problem.y_exp, problem.y_exp - problem.phi_exp
     labels = []
     if problem.weights is not None:
         labels.append("weighted mse")
@@ -424,7 +425,9 @@ def certify(
         labels.append("free intercept")
     norm_label = {"l1": "||c||_1"}.get(norm, "||w c||_2" if feature_weights is not None else "||c||_2")
     text = f"min {norm_label} s.t. mse <= eps" + (f" ({', '.join(labels)})" if labels else "")
-    normal_tol = max(tolerances.normal_residual, 10.0 * max(N, problem.n_features) * F64_EPS)
+    normal_tol = tolerances.normal_residual
+    if normal_tol is None:
+        normal_tol = 10.0 * max(N, problem.n_features) * F64_EPS
     return Certificate(
         eps=_scaled(eps_judged, square),
         mse=_scaled(mse, square),
@@ -447,14 +450,64 @@ def certify(
     )
 
 
-def _scaled(value: float, factor: float) -> float:
-    """value * factor, inf on overflow (the caller turns a non-finite mse into an error)."""
+def _scaled(value: float, exponent: int) -> float:
+    """value * 2**exponent, inf on overflow (the caller turns a non-finite mse into an error)."""
     try:
-        return value * factor
-    except OverflowError:  # pragma: no cover
+        return math.ldexp(value, exponent)
+    except OverflowError:
         return math.inf
 
 
 def with_notes(cert: Certificate, notes: str) -> Certificate:
     """The same certificate with a note on what it could not check."""
     return replace(cert, notes=notes)
+
+
+def certify_answer(
+    Phi: object,
+    y: object,
+    coef: object,
+    eps: float | None = None,
+    *,
+    intercept: object = 0.0,
+    fit_intercept: bool = False,
+    sample_weight: object = None,
+    device: object = "cpu",
+    tolerances: Tolerances = DEFAULT_TOLERANCES,
+) -> Certificate:
+    """Certify any coefficients (from any solver) for ``min ||c|| s.t. mse <= eps`` on (Phi, y).
+
+    Parameters
+    ----------
+    Phi : array-like, torch.Tensor, memory map or dask array of shape (n_samples, n_features)
+    y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+    coef : array-like of shape (n_features,) or (n_features, n_outputs)
+    eps : float or None, default=None
+        The bound judged against; None judges the answer at the mse it reaches.
+    intercept : float or array-like of shape (n_outputs,), default=0.0
+    fit_intercept : bool, default=False
+        Judge against the program with a free intercept (the dual bound then allows any intercept).
+    sample_weight : array-like of shape (n_samples,) or None, default=None
+    device : str or torch.device, default="cpu"
+    tolerances : Tolerances
+
+    Returns
+    -------
+    Certificate
+    """
+    from kernelreg.solvers._problem import check_eps, prepare
+
+    problem = prepare(Phi, y, 0.0 if eps is None else check_eps(eps), device=device,
+                      fit_intercept=fit_intercept, sample_weight=sample_weight)
+    C = torch.as_tensor(np.asarray(coef, dtype=np.float64), device=problem.device)
+    C = C.reshape(problem.n_features, -1)
+    if C.shape[1] != problem.n_outputs:
+        raise ValueError(
+            f"coef has shape {tuple(np.shape(coef))} but y has {problem.n_outputs} output(s) and Phi "
+            f"{problem.n_features} features; pass coef of shape (n_features,) or (n_features, n_outputs)."
+        )
+    b = torch.as_tensor(np.broadcast_to(np.asarray(intercept, dtype=np.float64), (problem.n_outputs,)).copy(),
+                        device=problem.device)
+    C = torch.ldexp(C, torch.tensor(problem.phi_exp - problem.y_exp, device=C.device, dtype=torch.float64))
+    b = torch.ldexp(b, torch.tensor(-problem.y_exp, device=b.device, dtype=torch.float64))
+    return certify(problem, C, b, eps=None if eps is None else problem.eps, tolerances=tolerances)

@@ -96,7 +96,7 @@ class SpectralSolver:
     mse_floor : float
         Least mse reachable on these samples (0 when Phi has full row rank).
     mean_y2 : float
-        ``mse(0) = ||y||**2 / (N K)``; any ``eps >= mean_y2`` gives ``coef = 0``.
+        ``mse(0) = ||y||**2 / (N K)`` (y centred with an intercept); any ``eps >= mean_y2`` gives ``coef = 0``.
     lipschitz : float
         ``L = 2 s_max**2 / (N K)``, the Lipschitz constant of ``grad mse``; GD is stable for ``lr < 2 / L``.
     factor_time_s : float
@@ -157,8 +157,8 @@ class SpectralSolver:
         self.device = problem.device
         self.n_samples, self.n_features, self.n_outputs = problem.n_samples, problem.n_features, problem.n_outputs
         self.rcond = check_rcond(rcond, self.n_samples, self.n_features)
-        self._lam_unit = math.ldexp(1.0, 2 * problem.phi_exp)  # lam (caller) = lam (solver units) * this
-        self._mse_unit = math.ldexp(1.0, 2 * problem.y_exp)
+        self._lam_exp = 2 * problem.phi_exp  # lam (caller) = lam (solver units) * 2**_lam_exp
+        self._mse_exp = 2 * problem.y_exp
         self._floor: float | None = None
         start = perf_counter()
         if decomposition == "gram":
@@ -166,7 +166,7 @@ class SpectralSolver:
         else:
             self._factor_r()
         self.factor_time_s = perf_counter() - start
-        self.mean_y2 = sum_squares(problem.Ye) / self._nk * self._mse_unit
+        self._mean_y2_u = sum_squares(problem.Ye) / self._nk
 
     # ------------------------------------------------------------------ factorisations
     def _factor_gram(self) -> None:
@@ -254,7 +254,7 @@ class SpectralSolver:
     @property
     def singular_values(self) -> np.ndarray:
         """Singular values of Phi, ascending (from the Gram eigenvalues or the SVD)."""
-        return np.sqrt(np.sort(self._s2_np) * self._lam_unit)
+        return np.sqrt(np.ldexp(np.sort(self._s2_np), self._lam_exp))
 
     @property
     def rank(self) -> int:
@@ -264,12 +264,31 @@ class SpectralSolver:
     @property
     def lipschitz(self) -> float:
         """Lipschitz constant of grad mse: 2 s_max^2 / (N K)."""
-        return 2.0 * float(self._s2_np.max()) * self._lam_unit / self._nk
+        return _saturate(2.0 * float(self._s2_np.max()) / self._nk, self._lam_exp)
 
     @property
     def mse_floor(self) -> float:
         """Least-squares floor over the significant directions: the smallest mse any coef reaches."""
-        return self._floor_units() * self._mse_unit
+        return _saturate(self._floor_units(), self._mse_exp)
+
+    @property
+    def mean_y2(self) -> float:
+        """mse of coef = 0 (inf when it overflows float64 at the data's scale)."""
+        return _saturate(self._mean_y2_u, self._mse_exp)
+
+    def _lam_out(self, lam: float) -> float:
+        """lam in the caller's units; an error naming the scale when float64 cannot hold it."""
+        if lam == 0.0 or math.isinf(lam) or not self._lam_exp:
+            return lam
+        try:
+            return math.ldexp(lam, self._lam_exp)
+        except OverflowError:
+            raise SolverError(
+                f"method='exact': the ridge parameter lam = {lam:.3g} * 2**{self._lam_exp} overflows float64 at the "
+                f"scale of the data ({self._problem.scale_note()}); rescale Phi to values near 1.",
+                method="exact",
+                status="failed",
+            ) from None
 
     def _floor_units(self) -> float:
         """The floor in the solvers' units (measured once for the tall Gram, where y_e's outside part is unknown)."""
@@ -389,7 +408,7 @@ class SpectralSolver:
         details.update(info or {})
         sol = build_solution(
             P, C, b, cert, "exact",
-            lam=None if lam is None else lam * self._lam_unit,
+            lam=None if lam is None else self._lam_out(lam),
             objective=None,
             info=details,
         )
@@ -433,7 +452,7 @@ class SpectralSolver:
     def _ridge(self, lam: float) -> Solution:
         """ridge() without the status contract (lam in the caller's units)."""
         start = perf_counter()
-        lam_u = lam / self._lam_unit
+        lam_u = math.ldexp(lam, -self._lam_exp)
         if lam == 0.0:
             return self._answer(self._min_norm_weights(), start, eps=None, lam=0.0)
         if math.isinf(lam):
@@ -450,18 +469,18 @@ class SpectralSolver:
             the floor, which is also the smallest feasible eps.
         """
         eps = check_eps(eps)
-        return self._lam_for(math.ldexp(eps, -2 * self._problem.y_exp)) * self._lam_unit
+        return self._lam_out(self._lam_for(math.ldexp(eps, -self._mse_exp)))
 
     def _lam_for(self, eps: float) -> float:
         """lam_for_eps in the solvers' units."""
         floor = self._floor_units()
-        if eps >= self.mean_y2 / self._mse_unit:
+        if eps >= self._mean_y2_u:
             return math.inf
         if eps < floor * (1.0 - 1e-12):
             if self._undecided:
                 raise Unresolved(floor)
-            shown = floor * self._mse_unit
-            asked = eps * self._mse_unit
+            shown = _saturate(floor, self._mse_exp)
+            asked = _saturate(eps, self._mse_exp)
             raise SolverError(
                 f"eps={asked:.6g} is infeasible for method='exact': the least-squares floor is "
                 f"mse={shown:.6g} on these {self.n_samples} samples (Phi has numerical rank {self.rank} "
@@ -560,14 +579,14 @@ class SpectralSolver:
             lam, internal, rss, newton_steps = trial_lam, trial, trial_rss, newton_steps + 1
         info = {"mse_floor": self.mse_floor, "newton_steps": newton_steps}
         sol = self._answer(self._ridge_weights(lam), start, eps=eps, lam=lam, info=info, internal=internal)
-        measured = sol.mse / self._mse_unit
+        measured = math.ldexp(sol.mse, -self._mse_exp)
         resolution = max(1e-9, sol.certificate.mse_resolution)
         if abs(measured - eps) > resolution * eps and self._secular_slope(lam) > 0.0:
             # the statistics carry the Gram's rounding: one Newton step on the mse the certificate measured
             trial_lam = lam * math.exp(-(measured - eps) / self._secular_slope(lam))
             info = dict(info, newton_steps=newton_steps + 1, measured_newton=True)
             trial = self._answer(self._ridge_weights(trial_lam), start, eps=eps, lam=trial_lam, info=info)
-            if abs(trial.mse / self._mse_unit - eps) < abs(measured - eps):
+            if abs(math.ldexp(trial.mse, -self._mse_exp) - eps) < abs(measured - eps):
                 sol = trial
         return sol
 
@@ -592,7 +611,7 @@ class SpectralSolver:
         ndarray of shape (n_features,) or (n_features, n_outputs)
         """
         n_steps = _check_steps(n_steps)
-        lr = self._check_lr(lr) * self._lam_unit  # in the solvers' units: lr * 2 s^2 is scale-free
+        lr = math.ldexp(self._check_lr(lr), self._lam_exp)  # in the solvers' units: lr * 2 s^2 is scale-free
         x = lr * (2.0 / self._nk) * self._s2
         steps = float(n_steps)
         small = x < 0.5
@@ -624,7 +643,7 @@ class SpectralSolver:
             raise ValueError(f"flow_coef needs a time t >= 0 (inf allowed); got t={t!r}.")
         if math.isinf(t):
             return self._coef_array(self._min_norm_weights())
-        t_u = float(t) * self._lam_unit
+        t_u = math.ldexp(float(t), self._lam_exp)
         factor = -torch.expm1(-(2.0 * t_u / self._nk) * self._s2)
         return self._filter_coef(factor, 2.0 * t_u / self._nk)
 
@@ -689,7 +708,7 @@ def gd_trajectory(
 # ---------------------------------------------------------------------- solve(method="exact")
 def _unresolved_error(spec: SpectralSolver, exc: Unresolved, eps: float) -> SolverError:
     """decomposition='gram' asked explicitly, and eps lies below what it resolves."""
-    floor = float(exc.args[0]) * spec._mse_unit
+    floor = _saturate(float(exc.args[0]), spec._mse_exp)
     return SolverError(
         f"eps={eps:.6g} is below mse={floor:.6g}, the least-squares floor that decomposition='gram' can see: "
         f"its eigenvalues cannot resolve singular values below "
@@ -771,7 +790,7 @@ def solve_exact(
             if last or len(chain) == 1:
                 raise _unresolved_error(spec, exc, problem.eps_asked) from None
             reasons.append(
-                f"gram: eps is below the floor mse={float(exc.args[0]) * spec._mse_unit:.6g} the Gram eigenvalues "
+                f"gram: eps is below the floor mse={_saturate(float(exc.args[0]), spec._mse_exp):.6g} the Gram eigenvalues "
                 "can see, and they cannot resolve every direction"
             )
             continue
@@ -822,6 +841,14 @@ def _min_norm_qr(problem: Problem, rcond: float | None) -> Solution | None:
     sol.objective = sol.norm
     sol.time_s = perf_counter() - start
     return sol
+
+
+def _saturate(value: float, exponent: int) -> float:
+    """value * 2**exponent, inf when it overflows (for reported properties; results raise instead)."""
+    try:
+        return math.ldexp(value, exponent)
+    except OverflowError:
+        return math.inf
 
 
 def _check_steps(n_steps: int) -> int:

@@ -78,10 +78,15 @@ class _Operator:
 
 
 class _Stepper(ABC):
-    """One iterative method's state: coef, residual and a step(); the shared loop drives it."""
+    """One iterative method's state: coef, residual and a step(); the shared loop drives it.
+
+    ``alpha`` (GD, CGLS) is the sample-space vector with ``coef = Phi_e^T alpha`` that the updates
+    build along the way: the certificate's dual witness (None for Adam, which leaves the row space).
+    """
 
     coef: torch.Tensor
     residual: torch.Tensor
+    alpha: torch.Tensor | None = None
 
     @abstractmethod
     def step(self) -> None:
@@ -99,11 +104,13 @@ class _GDStepper(_Stepper):
         self.op, self.Y = op, Y
         self.scale = lr * 2.0 / Y.numel()
         self.coef = torch.zeros(op.shape[1], Y.shape[1], dtype=op.dtype, device=op.device)
+        self.alpha = torch.zeros_like(Y)
         self.residual = -Y
 
     def step(self) -> None:
         """One gradient step; the new residual is computed directly (no drift)."""
         self.coef = self.coef - self.scale * self.op.rmv(self.residual)
+        self.alpha = self.alpha - self.scale * self.residual
         self.residual = self.op.mv(self.coef) - self.Y
 
 
@@ -133,6 +140,8 @@ class _CGLSStepper(_Stepper):
         self.residual = Y.clone()  # r = y - Phi c (sign is irrelevant for the mse)
         s = op.rmv(self.residual)
         self.direction = s
+        self.alpha = torch.zeros_like(Y)
+        self.sample_direction = self.residual.clone()  # direction = Phi_e^T sample_direction
         self.gamma = (s * s).sum(dim=0)
         self.gamma0 = self.gamma.clone()
 
@@ -142,11 +151,13 @@ class _CGLSStepper(_Stepper):
         qq = (q * q).sum(dim=0)
         alpha = _safe_divide(self.gamma, qq)
         self.coef = self.coef + alpha * self.direction
+        self.alpha = self.alpha + alpha * self.sample_direction
         self.residual = self.residual - alpha * q
         s = self.op.rmv(self.residual)
         gamma_new = (s * s).sum(dim=0)
         beta = _safe_divide(gamma_new, self.gamma)
         self.direction = s + beta * self.direction
+        self.sample_direction = self.residual + beta * self.sample_direction
         self.gamma = gamma_new
 
     def stalled(self, prev_mse: float, mse: float, tol: float) -> bool:
@@ -321,7 +332,8 @@ def _finish_run(
     status, n_iter, history, message = run
     C = stepper.coef.detach().to(torch.float64)
     b = problem.intercept(C)
-    cert = certify(problem, C, b, eps=None)
+    witness = None if stepper.alpha is None else stepper.alpha.detach().to(torch.float64)
+    cert = certify(problem, C, b, eps=None, witness=witness)
     target = math.ldexp(opts.target_mse, 2 * problem.y_exp)  # back in the caller's units
     if status == "optimal" and target > 0 and cert.mse > target * (1.0 + 1e-6):
         status = "inaccurate"
