@@ -162,14 +162,22 @@ def test_logistic_ill_conditioned_phi_against_the_svd(seed):
     assert s[0] / s[-1] > 1e9  # the condition number ~1e10
     eps = 1e-4
     truth, lam = _svd_truth(Phi, y, eps)
-    with pytest.warns(ConvergenceWarning, match="not certified.*norm gap"):
-        gram = solve(Phi, y, eps=eps, decomposition="gram")  # used to say optimal, 0.05-4 % above the minimum
-    true_gap = gram.norm / np.linalg.norm(truth) - 1
-    assert gram.status == "inaccurate" and true_gap > 1e-4 and gram.certificate.norm_gap >= true_gap
-    sol = solve(Phi, y, eps=eps)
-    assert sol.status == "optimal" and sol.info["decomposition"] == "svd" and "gram" in sol.info["fallback_reason"]
-    assert abs(sol.norm / np.linalg.norm(truth) - 1) < 1e-6 and sol.mse <= eps * (1 + 1e-6)
-    assert _rel(sol.coef, truth) < 1e-4 and sol.lam == pytest.approx(lam, rel=1e-5)
+    # the plain Gram answer (the old default: said optimal, 0.05-4 % above the minimum) is rejected ...
+    from kernelreg.solvers._problem import prepare
+    from kernelreg.solvers.exact import SpectralSolver as _Spectral
+
+    raw = _Spectral._on(prepare(Phi, y, eps), "gram", None)._solve_eps(eps)
+    true_gap = raw.norm / np.linalg.norm(truth) - 1
+    assert raw.status == "inaccurate" and true_gap > 1e-4 and raw.certificate.norm_gap >= true_gap
+    # ... and repaired by iterative refinement against Phi (the Gram as preconditioner), before any SVD
+    for decomposition in ("gram", "auto"):
+        sol = solve(Phi, y, eps=eps, decomposition=decomposition)
+        assert sol.status == "optimal" and sol.info["polished"] == "refinement"
+        assert "gram: not certified" in sol.info["fallback_reason"]
+        assert abs(sol.norm / np.linalg.norm(truth) - 1) < 1e-6 and sol.mse <= eps * (1 + 1e-6)
+        assert _rel(sol.coef, truth) < 1e-4 and sol.lam == pytest.approx(lam, rel=1e-5)
+    svd = solve(Phi, y, eps=eps, decomposition="svd")
+    assert svd.status == "optimal" and abs(svd.norm / np.linalg.norm(truth) - 1) < 1e-6
 
 
 def test_small_ill_conditioned_case_against_mpmath():

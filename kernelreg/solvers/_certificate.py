@@ -274,15 +274,30 @@ def _best_bound(
         exact = bound(best_beta)[1] if best > 0 else 0.0
         return best, best_beta, exact
 
-    def angle_value(theta: float) -> float:
-        return bound(np.array([math.cos(theta), math.sin(theta)]))[0]
+    # grid search on the 2 x 2 quadratic forms (cheap), then a bounded refinement and a final exact
+    # evaluation with the vectors themselves (no cancellation from the forms in the reported value)
+    Aa = np.array([[np.vdot(a, b) for b in A] for a in A])
+    Tt = None if fw is not None else np.array([[np.vdot(a, b) for b in T] for a in T])
+    p = np.array([np.vdot(a, ye) for a in A])
 
-    grid = np.linspace(0.0, 2.0 * math.pi, 181, endpoint=False)
-    values = [angle_value(t) for t in grid]
+    def form_value(theta: np.ndarray) -> np.ndarray:
+        beta = np.stack([np.cos(theta), np.sin(theta)])
+        a_norm = np.sqrt(np.maximum(np.einsum("ik,ij,jk->k", beta, Aa, beta), 0.0))
+        num = beta.T @ p - rho * a_norm - err * a_norm * (y_norm + rho)
+        if Tt is None:
+            den = np.array([_dual_norm(beta[0, k] * T[0] + beta[1, k] * T[1], norm, fw) for k in range(theta.size)])
+        else:
+            den = np.sqrt(np.maximum(np.einsum("ik,ij,jk->k", beta, Tt, beta), 0.0))
+        den = den + err * fro * a_norm
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where((num > 0) & (den > 0), num / den, 0.0)
+
+    grid = np.linspace(0.0, 2.0 * math.pi, 721, endpoint=False)
+    values = form_value(grid)
     i = int(np.argmax(values))
     step = grid[1] - grid[0]
     res = minimize_scalar(
-        lambda t: -angle_value(t), bounds=(grid[i] - step, grid[i] + step), method="bounded",
+        lambda t: -float(form_value(np.array([t]))[0]), bounds=(grid[i] - step, grid[i] + step), method="bounded",
         options={"xatol": 1e-12},
     )
     theta = float(res.x) if -res.fun > values[i] else float(grid[i])

@@ -24,14 +24,13 @@ import copy
 import difflib
 import math
 import numbers
-import warnings
 from typing import Any
 
 import numpy as np
 import torch
 
 from kernelreg._dask import is_dask_array
-from kernelreg._torch import resolve_device
+from kernelreg._torch import as_tensor, resolve_device
 from kernelreg.exceptions import SolverError
 from kernelreg.solvers._linalg import pow2_scale
 from kernelreg.solvers._sources import ChunkedSource, DenseSource, Source, nonfinite_error
@@ -202,15 +201,15 @@ class Problem:
         b = B[:, :-1] - total * mu[:, None] * self.y_mean[None, :]
         return G, b
 
-    def r_matrix(self, wide: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """A factor M of Phi_e from one QR pass, and Q when it is kept (in memory, wide).
+    def r_matrix(self, wide: bool) -> tuple[torch.Tensor, Any]:
+        """A factor M of Phi_e from one QR pass, and a function applying Q when it is kept (in memory, wide).
 
-        Wide: ``Phi_e = M Q^T`` (M is N x N); tall: M is R of ``[Phi_e | y_e]`` (Q None).
+        Wide: ``Phi_e = M Q^T`` (M is N x N); tall: M is R of ``[Phi_e | y_e]`` (no Q).
         """
         if wide:
             Q = None
             if isinstance(self.source, DenseSource):
-                Q, R = self.source.wide_qr()
+                R, Q = self.source.wide_qr()
             else:
                 R = self.source.wide_r()
             M = R.mT  # Phi = R^T Q^T
@@ -385,13 +384,7 @@ def _sample_weight(sample_weight: Any, n_samples: int, device: torch.device) -> 
 
 def _dense_phi(Phi: np.ndarray | torch.Tensor, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, int]:
     """Phi as a tensor of ``dtype`` on ``device`` (no copy when it already is one), checked finite; its 2**k scale."""
-    if isinstance(Phi, torch.Tensor):
-        P = Phi if (Phi.device == device and Phi.dtype == dtype) else Phi.to(device=device, dtype=dtype)
-    else:
-        with warnings.catch_warnings():  # read-only arrays: the solvers only read Phi
-            warnings.simplefilter("ignore", UserWarning)
-            P = torch.as_tensor(Phi)
-        P = P if (P.dtype == dtype and device.type == "cpu") else P.to(device=device, dtype=dtype)
+    P = as_tensor(Phi, device, dtype)
     low, high = torch.aminmax(P)  # one pass: NaN propagates, and it gives the scale
     top = max(abs(float(low)), abs(float(high)))
     if not math.isfinite(top):

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 import numpy as np
@@ -161,11 +161,24 @@ class DenseSource(Source):
         self.passes += 1
         return r_factor(self.P.mT.to(torch.float64))
 
-    def wide_qr(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Q (n x N) and R of the thin QR of ``Phi^T``: in memory, coef = Q z is backward stable where
-        ``Phi^T alpha`` is not (it squares the condition number)."""
+    def wide_qr(self) -> tuple[torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]:
+        """R of the thin QR of ``Phi^T`` and a function applying Q (n x N) to N x K blocks.
+
+        Q stays as LAPACK's Householder reflectors (``geqrf``; never formed by ``orgqr``, which
+        would double the cost): ``Q z`` is one ``ormqr``. In memory, coef = Q z is backward stable
+        where ``Phi^T alpha`` is not (it squares the condition number).
+        """
         self.passes += 1
-        return torch.linalg.qr(self.P.mT.to(torch.float64), mode="reduced")
+        a, tau = torch.geqrf(self.P.mT.to(torch.float64))
+        N = self.n_samples
+        R = torch.triu(a[:N])
+
+        def apply_q(Z: torch.Tensor) -> torch.Tensor:
+            padded = torch.zeros(a.shape[0], Z.shape[1], dtype=Z.dtype, device=Z.device)
+            padded[:N] = Z
+            return torch.ormqr(a, tau, padded)
+
+        return R, apply_q
 
     def tall_r(self, left: torch.Tensor | None, scale: torch.Tensor | None, right: torch.Tensor) -> torch.Tensor:
         """R of ``[left | S Phi | right]`` (the stacked matrix is the QR's workspace)."""

@@ -258,12 +258,19 @@ class MinNormProgram:
             the smallest feasible eps) or ``"failed"`` (solver error).
         """
         eps = check_eps(eps)
+        problem = self._problem if eps == self._problem.eps_asked else self._problem.with_eps(eps)
+        return self._solve(problem, solver, solver_options, solve_kwargs)
+
+    def _solve(
+        self, problem: Problem, solver: str | None, solver_options: dict[str, Any] | None, solve_kwargs: dict[str, Any]
+    ) -> Solution:
+        """solve() on a validated problem (its eps included): the private path of ``solve(method="cvxpy")``."""
+        eps = problem.eps_asked
         if self.loss == "logistic" and eps == 0.0:
             raise ValueError(
                 "loss='logistic' needs eps > 0: the mean logistic loss is positive for every coef, "
                 f"so eps=0 is infeasible; got eps={eps!r}. Try eps=1e-3 or loss='hinge' for a hard margin."
             )
-        problem = self._problem if eps == self._problem.eps_asked else self._problem.with_eps(eps)
         start = perf_counter()
         if problem.eps >= self._loss_at_zero:
             C = torch.zeros(self._Phi.shape[1], self._Y.shape[1], dtype=torch.float64)
@@ -538,6 +545,6 @@ def solve_cvxpy(
     """Backend of ``solve(method="cvxpy")``: build a :class:`MinNormProgram` on the validated problem and solve it once."""
     start = perf_counter()
     program = MinNormProgram._on(problem, norm, weights, loss, reduce)
-    sol = program.solve(problem.eps_asked, solver=solver, solver_options=solver_options, **solve_kwargs)
+    sol = program._solve(problem, solver, solver_options, solve_kwargs)
     sol.time_s = perf_counter() - start
     return sol

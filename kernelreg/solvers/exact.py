@@ -322,8 +322,8 @@ class SpectralSolver:
         if weights is not None and rule:
             weights = torch.where(self._usable, weights, torch.zeros_like(weights))
         if self._qw is not None and weights is not None:
-            Q, W = self._qw
-            return Q @ (W @ ((weights * self._s2.sqrt())[:, None] * self._coords))
+            apply_q, W = self._qw
+            return apply_q(W @ ((weights * self._s2.sqrt())[:, None] * self._coords))
         return self._problem.rmatvec(internal)
 
     def _rss(self, internal: torch.Tensor) -> float:
@@ -383,15 +383,22 @@ class SpectralSolver:
         lam: float | None,
         info: dict[str, Any] | None = None,
         internal: torch.Tensor | None = None,
+        refined: bool = False,
     ) -> Solution:
-        """Form coef for the weights, certify it against the problem at eps (None: at its own mse), package."""
+        """Form coef for the weights, certify it against the problem at eps (None: at its own mse), package.
+
+        ``refined``: ``internal`` came from :meth:`_polish` (it is then also the wide witness).
+        """
         P = self._problem
         internal = self._internal(weights) if internal is None else internal
-        C = self._explicit(internal, weights)
+        C = self._explicit(internal, None if refined else weights)
         b = P.intercept(C)
         # wide: alpha is the witness, free; tall: Phi_e V (g proj / s^2) costs a pass, needed at once for
         # least squares (eps = 0), else only when -r alone does not certify
-        witness = self._witness(internal, weights) if (self._wide or eps == 0.0) else None
+        if refined and self._wide:
+            witness = internal
+        else:
+            witness = self._witness(internal, weights) if (self._wide or eps == 0.0) else None
         cert = certify(P, C, b, eps=eps, witness=witness)
         if not cert.optimal and witness is None and not bool((C == 0).all()):
             retry = certify(P, C, b, eps=eps, witness=self._witness(internal, weights))
@@ -589,6 +596,52 @@ class SpectralSolver:
             if abs(math.ldexp(trial.mse, -self._mse_exp) - eps) < abs(measured - eps):
                 sol = trial
         return sol
+
+    def _polish(self, eps: float | None, lam: float) -> Solution | None:
+        """Repair a rejected answer cheaply: iterative refinement at lam against Phi itself, then Newton on lam.
+
+        The ridge system (``Phi_e Phi_e^T + lam I) alpha = y_e`` (wide) or ``(Phi_e^T Phi_e + lam I) c =
+        Phi_e^T y_e`` (tall) is refined with residuals from products with Phi (two passes a step) and
+        the factorisation as preconditioner; it converges when the decomposition's rounding is below lam
+        (contraction ~ rounding / lam) and gives up (None) otherwise, leaving the case to the SVD.
+        Newton steps on lam use the mse measured from Phi.
+        """
+        P, start = self._problem, perf_counter()
+        basis = self._basis
+        rhs = P.Ye if self._wide else P.rmatvec(P.Ye)
+
+        def apply(x: torch.Tensor, lam: float) -> torch.Tensor:
+            if self._wide:
+                return P.matvec(P.rmatvec(x)) + lam * x
+            return P.rmatvec(P.matvec(x)) + lam * x
+
+        def refine(x: torch.Tensor, lam: float) -> torch.Tensor | None:
+            previous = math.inf
+            for _ in range(12):
+                dx = basis @ ((basis.mT @ (rhs - apply(x, lam))) / (self._s2_ridge + lam)[:, None])
+                size, scale = float(torch.linalg.vector_norm(dx)), float(torch.linalg.vector_norm(x))
+                if size > 0.5 * previous:  # stagnation at the rounding level is convergence, growth is not
+                    return x if previous <= 1e-9 * scale else None
+                x = x + dx
+                if size <= 1e-14 * scale:
+                    break
+                previous = size
+            return x
+
+        x = refine(self._internal(self._ridge_weights(lam), rule=False), lam)
+        steps = 0
+        while x is not None and eps is not None and steps < 4:
+            C = P.rmatvec(x) if self._wide else x
+            rss = sum_squares(P.matvec(C) - P.Ye)
+            slope = self._secular_slope(lam)
+            if abs(rss - eps * self._nk) <= 1e-10 * eps * self._nk or slope <= 0.0:
+                break
+            lam = lam * math.exp(-(rss / self._nk - eps) / slope)
+            x, steps = refine(x, lam), steps + 1
+        if x is None:
+            return None
+        info = {"polished": "refinement", "newton_steps": steps}
+        return self._answer(self._ridge_weights(lam), start, eps=eps, lam=lam, info=info, internal=x, refined=True)
 
     # ------------------------------------------------------------------ trajectories
     def gd_coef(self, n_steps: int, lr: float | None = None) -> np.ndarray:
@@ -794,9 +847,18 @@ def solve_exact(
                 "can see, and they cannot resolve every direction"
             )
             continue
-        if sol.certificate.optimal or last:
+        if sol.certificate.optimal:
             break
         reasons.append(f"{kind}: {sol.info.get('message', 'not certified')}")
+        if kind == "gram" and sol.lam is not None and 0.0 < sol.lam < math.inf:
+            polished = spec._polish(None if lam is not None else eps, sol.lam / math.ldexp(1.0, spec._lam_exp))
+            if polished is not None and polished.certificate.optimal:
+                sol = polished
+                break
+            reasons.append("gram + refinement: " + ("did not converge" if polished is None else
+                                                    polished.info.get("message", "not certified")))
+        if last:
+            break
     if reasons:
         sol.info["fallback_reason"] = "; ".join(reasons)
     sol.info["passes"] = problem.source.passes
