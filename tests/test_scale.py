@@ -116,8 +116,9 @@ def test_export_float32_and_budget_match_transform(tmp_path):
     path32 = fmap.export(X, tmp_path / "phi32.npy", dtype="float32")
     got64, got32 = np.load(path64, mmap_mode="r"), np.load(path32, mmap_mode="r")
     assert got64.dtype == np.float64 and got32.dtype == np.float32 and got32.shape == (300, 30)
-    np.testing.assert_array_equal(got64, Phi)
-    np.testing.assert_array_equal(got32, Phi.astype(np.float32))
+    # chunked export vs one-shot transform: the same values up to last-bit rounding of the chunked matmul
+    np.testing.assert_allclose(got64, Phi, rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(got32, Phi.astype(np.float32), rtol=2e-7, atol=1e-7)
     assert sorted(os.listdir(tmp_path)) == ["phi32.npy", "phi64.npy"]
     with pytest.raises(ValueError, match="dtype must be 'float64' or 'float32'; got 'int8'"):
         fmap.export(X, tmp_path / "bad.npy", dtype="int8")

@@ -113,28 +113,24 @@ def svd_small(M: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor
     return torch.linalg.svd(M, full_matrices=False)
 
 
-def sum_squares(x: torch.Tensor) -> float:
-    """``sum(x**2)`` as a float without overflow or underflow (scaled by the largest entry); inf if it overflows."""
-    if x.numel() == 0:
-        return 0.0
-    top = float(x.abs().max())
+def _scaled_sum(x: torch.Tensor) -> tuple[float, float]:
+    """(top, sum((x / top)**2)) with top = max |x|: the pieces of an overflow-safe norm."""
+    top = float(x.abs().max()) if x.numel() else 0.0
     if top == 0.0 or not math.isfinite(top):
-        return top
-    scaled = float(((x / top) ** 2).sum())
-    try:
-        return scaled * top * top
-    except OverflowError:  # pragma: no cover - float multiplication gives inf, not an error
-        return math.inf
+        return top, 1.0
+    return top, float(((x / top) ** 2).sum())
+
+
+def sum_squares(x: torch.Tensor) -> float:
+    """``sum(x**2)`` as a float without underflow (scaled by the largest entry); inf if it overflows."""
+    top, scaled = _scaled_sum(x)
+    return scaled * top * top if top else 0.0
 
 
 def safe_norm(x: torch.Tensor) -> float:
     """Euclidean / Frobenius norm without overflow or underflow (scaled by the largest entry)."""
-    if x.numel() == 0:
-        return 0.0
-    top = float(x.abs().max())
-    if top == 0.0 or not math.isfinite(top):
-        return top
-    return top * math.sqrt(float(((x / top) ** 2).sum()))
+    top, scaled = _scaled_sum(x)
+    return top * math.sqrt(scaled)
 
 
 def pow2_scale(top: float) -> int:

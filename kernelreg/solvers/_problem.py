@@ -222,15 +222,24 @@ class Problem:
                 M = M - q[:, None] * (q @ M)[None, :]
             return M, Q
         Ys = self.Y if self.scale is None else self.Y * self.scale[:, None]
-        if not self.fit_intercept:
-            R = self.source.tall_r(None, self.scale, Ys)
-            _check_statistics(R, None)
-            return R, None
-        q = self.ones_scale()
-        q = (q / torch.linalg.vector_norm(q))[:, None]
-        R = self.source.tall_r(q, self.scale, Ys)  # [q | D Phi | D y] = Q R: drop q's row and column
+        q = None
+        if self.fit_intercept:  # [q | D Phi | D y] = Q R: drop q's row and column
+            q = self.ones_scale()
+            q = (q / torch.linalg.vector_norm(q))[:, None]
+        if isinstance(self.source, DenseSource):
+            R, apply_q = self.source.tall_qr(q, self.scale, Ys)
+        else:
+            R, apply_q = self.source.tall_r(q, self.scale, Ys), None
         _check_statistics(R, None)
-        return R[1:, 1:], None
+        if q is None:
+            return R, apply_q
+        if apply_q is None:
+            return R[1:, 1:], None
+
+        def apply_q_past_q(Z: torch.Tensor) -> torch.Tensor:
+            return apply_q(torch.cat([torch.zeros(1, Z.shape[1], dtype=Z.dtype, device=Z.device), Z], dim=0))
+
+        return R[1:, 1:], apply_q_past_q
 
     # ------------------------------------------------------------------ back to the caller's units
     def unscale(self, coef: torch.Tensor, intercept: torch.Tensor) -> tuple[np.ndarray, np.ndarray | float]:

@@ -182,10 +182,29 @@ class DenseSource(Source):
 
     def tall_r(self, left: torch.Tensor | None, scale: torch.Tensor | None, right: torch.Tensor) -> torch.Tensor:
         """R of ``[left | S Phi | right]`` (the stacked matrix is the QR's workspace)."""
+        return self.tall_qr(left, scale, right)[0]
+
+    def tall_qr(
+        self, left: torch.Tensor | None, scale: torch.Tensor | None, right: torch.Tensor
+    ) -> tuple[torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]:
+        """R of ``[left | S Phi | right] = Q R`` and a function applying Q to blocks of R's rows.
+
+        Q stays as Householder reflectors (``geqrf``; applying it is one ``ormqr``): in memory the
+        exact solver builds its dual witness as ``Q [W g z; t / lam]`` without a product with Phi.
+        """
         self.passes += 1
         P = _scaled_rows(self.P.to(torch.float64), slice(None), scale)
         parts = ([] if left is None else [left]) + [P, right]
-        return r_factor(torch.cat(parts, dim=1))
+        a, tau = torch.geqrf(torch.cat(parts, dim=1))
+        rows = min(a.shape)
+        R = torch.triu(a[:rows])
+
+        def apply_q(Z: torch.Tensor) -> torch.Tensor:
+            padded = torch.zeros(a.shape[0], Z.shape[1], dtype=Z.dtype, device=Z.device)
+            padded[: Z.shape[0]] = Z
+            return torch.ormqr(a, tau, padded)
+
+        return R, apply_q
 
     def matvec(self, X: torch.Tensor) -> torch.Tensor:
         """``Phi X``."""

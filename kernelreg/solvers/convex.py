@@ -341,7 +341,7 @@ class MinNormProgram:
 
     def _polish(self, problem: Problem, rejected: Solution, start: float) -> Solution:
         """Replace a rejected squared-loss l2 answer by the exact solver's certified answer at the same eps."""
-        from kernelreg.solvers.exact import solve_exact
+        from kernelreg.solvers._fallback import solve_exact
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -10,8 +10,9 @@ Reductions, each one ``dask.compute`` (one pass over Phi):
 
 * tall:  ``Phi^T Phi`` and ``Phi^T y`` together (``da.dot`` with a tree sum over row chunks);
 * tall, ``decomposition="qr"``: R of ``da.linalg.tsqr([Phi | y])`` (rows chunked, one column block);
-* wide:  ``Phi Phi^T``;
-* residual ``||Phi c - y||^2`` and ``Phi^T alpha`` for the final solution.
+* wide:  ``Phi Phi^T``; wide, ``"qr"``: R of ``da.linalg.tsqr(Phi^T)``;
+* the certificate's pass: the residual ``Phi c + b - y``, ``Phi^T r`` and ``Phi^T alpha`` in one graph;
+  ``Phi^T alpha`` alone for the coefficients of a wide solve.
 
 A task that raises inside a worker re-raises in the caller from ``compute``: failures surface as
 exceptions, never as a hang.

@@ -18,7 +18,10 @@ Two factorisations give ``s`` and the singular vectors, from any :class:`~kernel
 streamed: a QR of ``Phi^T`` (wide) or ``[Phi | y]`` (tall) and the SVD of the small square factor;
 resolves ``s`` down to ``rcond * s_max``). ``solve(method="exact", decomposition="auto")`` tries
 them in that order and lets the :mod:`certificate <kernelreg.solvers._certificate>` decide
-(:func:`solve_exact`, the one fallback policy).
+(:func:`kernelreg.solvers._fallback.solve_exact`, the one fallback policy).
+
+(This module is long because it is one class: every solve, polish and trajectory reads the same
+spectral state, and splitting it would only pass that state between modules.)
 """
 
 from __future__ import annotations
@@ -47,9 +50,8 @@ from kernelreg.solvers._problem import Problem, check_eps, prepare
 from kernelreg.solvers._solution import Solution, build_solution, finish
 from kernelreg.solvers._sources import DenseSource
 
-__all__ = ["SpectralSolver", "gd_trajectory", "solve_exact"]
+__all__ = ["SpectralSolver", "gd_trajectory", "Unresolved"]
 
-_EXACT_DECOMPOSITIONS = ("auto", "gram", "qr", "svd")
 
 
 class Unresolved(Exception):
@@ -217,6 +219,8 @@ class SpectralSolver:
             W, s, Vh = svd_small(R)
             W, s, Vh = W.to(self.device), s.to(self.device), Vh.to(self.device)
             self._stat = ("r", R, z, tail)
+            if Q is not None:  # U = Q_n W and y_e's part outside range(Phi_e) is Q [0; t]: the exact witness
+                self._qw = (Q, W, M[n:, n:])
             coords = W.mT @ z
             basis, outside, proj = Vh.mT, tail, s[:, None] * coords
         s2 = s**2
@@ -365,10 +369,19 @@ class SpectralSolver:
         shrink = 1.0 / (1.0 + self._s2r_np / lam)
         return 2.0 * float(np.sum(shrink**2 * (1.0 - shrink) * self._a)) / self._nk
 
-    def _witness(self, internal: torch.Tensor, weights: torch.Tensor) -> torch.Tensor | None:
-        """A dual witness for the certificate: alpha over every direction (wide), else Phi_e V (g proj / s^2) (one pass)."""
+    def _witness(self, internal: torch.Tensor, weights: torch.Tensor, lam: float | None = None) -> torch.Tensor | None:
+        """A dual witness for the certificate: ``alpha = U g U^T y_e + y_perp / lam``.
+
+        Wide: over every direction of the complete U (free). Tall with the Householder Q kept (in
+        memory): ``Q [W g z; t / lam]``, no product with Phi. Otherwise ``Phi_e V (g proj / s^2)``
+        (one pass; y_perp is then left to the certificate's ``-r``).
+        """
         if self._wide:
             return self._basis @ (weights[:, None] * self._coords)
+        if self._qw is not None:
+            apply_q, W, t = self._qw
+            outside = t / lam if (lam is not None and 0.0 < lam < math.inf) else torch.zeros_like(t)
+            return apply_q(torch.cat([W @ (weights[:, None] * self._coords), outside], dim=0))
         positive = self._s2 > 0
         safe = torch.where(positive, self._s2, torch.ones_like(self._s2))
         scaled = torch.where(positive[:, None], weights[:, None] * self._proj / safe[:, None], torch.zeros_like(self._proj))
@@ -397,11 +410,13 @@ class SpectralSolver:
         # least squares (eps = 0), else only when -r alone does not certify
         if refined and self._wide:
             witness = internal
+        elif self._wide or eps == 0.0 or self._qw is not None:
+            witness = self._witness(internal, weights, lam)
         else:
-            witness = self._witness(internal, weights) if (self._wide or eps == 0.0) else None
+            witness = None
         cert = certify(P, C, b, eps=eps, witness=witness)
         if not cert.optimal and witness is None and not bool((C == 0).all()):
-            retry = certify(P, C, b, eps=eps, witness=self._witness(internal, weights))
+            retry = certify(P, C, b, eps=eps, witness=self._witness(internal, weights, lam))
             cert = retry if retry.norm_gap < cert.norm_gap else cert
         details = {
             "decomposition": self.decomposition,
@@ -758,7 +773,6 @@ def gd_trajectory(
     return np.stack([spec.gd_coef(k, lr) for k in steps])
 
 
-# ---------------------------------------------------------------------- solve(method="exact")
 def _unresolved_error(spec: SpectralSolver, exc: Unresolved, eps: float) -> SolverError:
     """decomposition='gram' asked explicitly, and eps lies below what it resolves."""
     floor = _saturate(float(exc.args[0]), spec._mse_exp)
@@ -771,138 +785,6 @@ def _unresolved_error(spec: SpectralSolver, exc: Unresolved, eps: float) -> Solv
         method="exact",
         status="failed",
     )
-
-
-def _chain(problem: Problem, decomposition: str, plain_min_norm: bool, precise: str) -> list[str]:
-    """The decompositions to try, in order: the one fallback policy of decomposition='auto'."""
-    dense = isinstance(problem.source, DenseSource)
-    if decomposition == "auto":
-        if plain_min_norm:
-            return ["qr", precise] if (dense and problem.plain) else [precise]
-        return ["gram", precise]
-    if decomposition == "qr":
-        if dense and not plain_min_norm:
-            raise ValueError(
-                f"decomposition='qr' only serves eps=0 (the min-norm interpolant); got eps={problem.eps_asked!r}. "
-                "Use decomposition='gram' or 'svd' for eps > 0 or a ridge lam."
-            )
-        return ["qr", precise] if (dense and problem.plain) else [precise]
-    return [precise if decomposition in ("svd", "qr") else decomposition]
-
-
-def solve_exact(
-    problem: Problem,
-    *,
-    decomposition: Literal["auto", "gram", "qr", "svd"] = "auto",
-    lam: float | None = None,
-    rcond: float | None = None,
-) -> Solution:
-    """Backend of ``solve(method="exact")`` on a validated problem (in memory, streamed or dask).
-
-    ``decomposition="auto"`` tries, in order, until the certificate says ``optimal``:
-
-    - eps = 0: the thin QR (in memory, plain problems; no squared condition number), then the
-      R factor + SVD (rank-deficient Phi);
-    - eps > 0 or lam: the Gram eigendecomposition (fastest), then the R factor + SVD (when eps
-      lies below the floor the Gram can see, or its answer is not certified).
-
-    Each step's reason is kept in ``info["fallback_reason"]``; an answer no decomposition
-    certifies returns with status ``"inaccurate"`` and the certificate's numbers in the message.
-    """
-    if decomposition not in _EXACT_DECOMPOSITIONS:
-        raise ValueError(
-            f"method='exact' decomposition must be one of {_EXACT_DECOMPOSITIONS}; got {decomposition!r}."
-        )
-    eps = problem.eps
-    if lam is not None:
-        lam = check_lam(lam)
-        if problem.eps_asked != 0.0:
-            raise ValueError(
-                f"method='exact' takes either eps (a bound on the mse) or lam (a ridge parameter), not "
-                f"both; got eps={problem.eps_asked!r} and lam={lam!r}."
-            )
-    dense = isinstance(problem.source, DenseSource)
-    precise = "svd" if dense else "qr"
-    chain = _chain(problem, decomposition, eps == 0.0 and lam is None, precise)
-    start = perf_counter()
-    reasons: list[str] = []
-    sol = None
-    for index, kind in enumerate(chain):
-        last = index == len(chain) - 1
-        try:
-            if kind == "qr" and dense and problem.plain:
-                sol = _min_norm_qr(problem, rcond)
-                if sol is None:
-                    reasons.append("qr: R is numerically singular (rank-deficient Phi)")
-                    continue
-            else:
-                spec = SpectralSolver._on(problem, "gram" if kind == "gram" else "r", rcond)
-                spec.decomposition = kind
-                sol = spec._ridge(lam) if lam is not None else spec._solve_eps(eps)
-        except Unresolved as exc:
-            if last or len(chain) == 1:
-                raise _unresolved_error(spec, exc, problem.eps_asked) from None
-            reasons.append(
-                f"gram: eps is below the floor mse={_saturate(float(exc.args[0]), spec._mse_exp):.6g} the Gram eigenvalues "
-                "can see, and they cannot resolve every direction"
-            )
-            continue
-        if sol.certificate.optimal:
-            break
-        reasons.append(f"{kind}: {sol.info.get('message', 'not certified')}")
-        if kind == "gram" and sol.lam is not None and 0.0 < sol.lam < math.inf:
-            polished = spec._polish(None if lam is not None else eps, sol.lam / math.ldexp(1.0, spec._lam_exp))
-            if polished is not None and polished.certificate.optimal:
-                sol = polished
-                break
-            reasons.append("gram + refinement: " + ("did not converge" if polished is None else
-                                                    polished.info.get("message", "not certified")))
-        if last:
-            break
-    if reasons:
-        sol.info["fallback_reason"] = "; ".join(reasons)
-    sol.info["passes"] = problem.source.passes
-    sol.time_s = perf_counter() - start
-    advice = (
-        "Use a larger eps: the remaining directions of Phi are below float64 resolution."
-        if decomposition == "auto" or chain[-1] != "gram"
-        else "Use decomposition='auto' or 'svd' (no squared condition number), or a larger eps."
-    )
-    return finish(sol, advice)
-
-
-def _min_norm_qr(problem: Problem, rcond: float | None) -> Solution | None:
-    """Min-norm solution by thin QR of the tall orientation; None when R is numerically singular."""
-    start = perf_counter()
-    P, Yt = problem.dense, problem.Y
-    n_samples, n_features = P.shape
-    rcond = check_rcond(rcond, n_samples, n_features)
-    wide = n_samples <= n_features
-    Q, R = torch.linalg.qr(P.mT if wide else P, mode="reduced")
-    diag = R.diagonal().abs()
-    if float(diag.min()) <= rcond * float(diag.max()):
-        return None
-    if wide:  # Phi = R^T Q^T: solve R^T z = y, c = Q z (in the row space); alpha = R^-1 z
-        z = torch.linalg.solve_triangular(R.mT, Yt, upper=False)
-        coef = Q @ z
-        witness = torch.linalg.solve_triangular(R, z, upper=True)
-    else:  # Phi = Q R: least squares c = R^-1 Q^T y; alpha = Q R^-T c has Phi^T alpha = c
-        coef = torch.linalg.solve_triangular(R, Q.mT @ Yt, upper=True)
-        witness = Q @ torch.linalg.solve_triangular(R.mT, coef, upper=False)
-    b = torch.zeros(problem.n_outputs, dtype=torch.float64, device=P.device)
-    cert = certify(problem, coef, b, eps=0.0, witness=witness)
-    info = {
-        "decomposition": "qr",
-        "orientation": "Phi^T = QR" if wide else "Phi = QR",
-        "device": str(problem.device),
-        "rcond": rcond,
-        "min_abs_diag_ratio": float(diag.min() / diag.max()),
-    }
-    info.update(problem.source.describe())
-    sol = build_solution(problem, coef, b, cert, "exact", info=info)
-    sol.objective = sol.norm
-    sol.time_s = perf_counter() - start
-    return sol
 
 
 def _saturate(value: float, exponent: int) -> float:
