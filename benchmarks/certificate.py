@@ -41,7 +41,7 @@ import scipy.linalg
 import torch
 
 from kernelreg.exceptions import SolverError
-from kernelreg.solvers import certify, solve
+from kernelreg.solvers import SpectralSolver, certify, solve
 
 SECTIONS = ("cost", "baseline", "svd", "fallback", "verdicts")
 
@@ -112,8 +112,12 @@ def bench_baseline(args: argparse.Namespace) -> list[dict]:
     rows = []
     for N, n in shapes:
         Phi, y = relu_problem(N, n, labels="smooth")
-        eps = 1e-3 * float(np.mean(y**2))
         wide = N <= n
+        if wide:
+            eps = 1e-3 * float(np.mean(y**2))
+        else:  # the tall setting: eps = floor + 0.1 (mean(y^2) - floor)
+            floor = SpectralSolver(Phi, y).mse_floor
+            eps = floor + 0.1 * (float(np.mean(y**2)) - floor)
 
         def gram() -> np.ndarray:
             return Phi @ Phi.T if wide else Phi.T @ Phi

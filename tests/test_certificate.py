@@ -337,6 +337,11 @@ def test_sample_weight_bounds_the_weighted_mse():
     mu, ybar = np.average(Phi, axis=0, weights=w), np.average(y + 2.0, weights=w)
     centred = solve((Phi - mu) * d[:, None], (y + 2.0 - ybar) * d, eps=eps)
     assert _rel(both.coef, centred.coef) < 1e-8 and both.intercept == pytest.approx(ybar - mu @ centred.coef)
+    streamed = solve(Phi, y + 2.0, eps=eps, sample_weight=w, fit_intercept=True, max_memory="60kB")
+    assert streamed.info["streamed"] and _rel(streamed.coef, centred.coef) < 1e-8
+    cvx = solve(Phi, y, "cvxpy", eps=eps, sample_weight=w, solver="SCS",
+                solver_options={"eps_abs": 1e-12, "eps_rel": 1e-12, "max_iters": 200_000})
+    assert _rel(cvx.coef, sol.coef) < 1e-6 and cvx.certificate.feasible
     gd = solve(Phi, y, "gd", eps=eps, sample_weight=w, max_iter=200_000)
     assert np.average((Phi @ gd.coef - y) ** 2, weights=w) <= eps * (1 + 1e-6)
     with pytest.raises(ValueError, match=r"sample_weight must be finite, >= 0 and not all zero"):

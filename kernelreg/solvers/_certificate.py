@@ -14,8 +14,17 @@ tight at the optimal ``alpha = (y - Phi c*) / lam``. A backend may hand over its
 combines it with ``-r`` (the measured residual) to maximise the bound. This stays meaningful
 when lam is tiny, where the naive residual ``||c + Phi^T r / lam||`` is pure rounding.
 Rounding in the bound's own products is charged to it (``rounding``), so a certified gap is an
-upper bound in float64 too. For feasible ``c`` the gap also bounds the distance to the minimiser:
-``||c - c*||^2 <= ||c||^2 - ||c*||^2``.
+upper bound in float64 too (with the probabilistic rounding level ``sqrt(N) eps_64``). For feasible
+``c`` the gap also bounds the distance to the minimiser: ``||c - c*||^2 <= ||c||^2 - ||c*||^2``.
+
+eps = 0 (least squares, the dual supremum is not attained when the floor is positive): feasibility
+is the normal-equations test ``||Phi^T r||``, and the gap is that of c's part outside the row space
+of Phi (every least-squares solution has the same fit; the minimum-norm one lies in the row space).
+
+Known limit: on tall Phi with eps within ~1e-6 of the floor, lam is tiny and the witness's
+``y_perp / lam`` part dominates ``||alpha||``; the rounding charge then reaches ~1e-5 and a correct
+answer is reported ``inaccurate`` with that bound (measured: 10 000 x 1000 ReLU, true excess 5e-10,
+certified 4e-5).
 """
 
 from __future__ import annotations
@@ -90,7 +99,8 @@ class Certificate:
     norm_lower_bound : float
         A lower bound on the minimum norm over every coefficient vector with mse <= eps.
     norm_gap : float
-        ``norm / norm_lower_bound - 1``: how far the answer can be above the true minimum.
+        ``norm / norm_lower_bound - 1``: how far the answer can be above the true minimum (for
+        eps = 0: the excess of c's part outside the row space of Phi).
     coef_distance : float
         ``sqrt(norm^2 - bound^2) / norm``: a bound on ``||c - c*|| / ||c||`` when c is feasible.
     rounding : float

@@ -391,17 +391,27 @@ def _sample_weight(sample_weight: Any, n_samples: int, device: torch.device) -> 
     return torch.as_tensor(w * (n_samples / w.sum()), dtype=torch.float64, device=device)
 
 
-def _dense_phi(Phi: np.ndarray | torch.Tensor, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, int]:
-    """Phi as a tensor of ``dtype`` on ``device`` (no copy when it already is one), checked finite; its 2**k scale."""
+def _dense_phi(
+    Phi: np.ndarray | torch.Tensor, device: torch.device, dtype: torch.dtype
+) -> tuple[torch.Tensor, int, float | None]:
+    """Phi as a tensor of ``dtype`` on ``device`` (no copy when it already is one), checked finite.
+
+    Returns the tensor, its power-of-two scale exponent and ``||Phi||_F^2`` (kept for the
+    certificate). One pass: the Frobenius norm is NaN/inf for NaN/inf entries and lies far from 1
+    only for extreme scales; only then does a second pass (min/max) tell which.
+    """
     P = as_tensor(Phi, device, dtype)
-    low, high = torch.aminmax(P)  # one pass: NaN propagates, and it gives the scale
+    fro = float(torch.linalg.vector_norm(P))
+    if math.isfinite(fro) and (fro == 0.0 or 2.0**-300 < fro < 2.0**300):
+        return P, 0, fro * fro
+    low, high = torch.aminmax(P)  # NaN propagates, and it gives the scale
     top = max(abs(float(low)), abs(float(high)))
     if not math.isfinite(top):
         raise ValueError(_describe_nonfinite(P, "Phi"))
     exponent = pow2_scale(top)
     if exponent:
         P = torch.ldexp(P, torch.tensor(-exponent, dtype=P.dtype, device=P.device))
-    return P, exponent
+    return P, exponent, None
 
 
 def prepare(
@@ -438,6 +448,6 @@ def prepare(
         source = ChunkedSource(Phi, dev, max_memory, Y.shape[1])
         phi_exp = 0
     else:
-        P, phi_exp = _dense_phi(Phi, dev, dtype)
-        source = DenseSource(P, "tensor" if isinstance(Phi, torch.Tensor) else "array")
+        P, phi_exp, fro2 = _dense_phi(Phi, dev, dtype)
+        source = DenseSource(P, "tensor" if isinstance(Phi, torch.Tensor) else "array", fro2=fro2)
     return Problem(source, Y, bool(was_1d), eps, weights, bool(fit_intercept), phi_exp, y_exp)

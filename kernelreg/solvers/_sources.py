@@ -112,15 +112,17 @@ class DenseSource(Source):
         On ``Phi.device`` (the solve device); validated by the caller.
     kind : str
         ``"array"`` or ``"tensor"``: what the caller passed (for ``info``).
+    fro2 : float or None
+        ``||Phi||_F^2`` if known (the certificate's rounding charge needs it).
     """
 
-    def __init__(self, Phi: torch.Tensor, kind: str = "tensor") -> None:
+    def __init__(self, Phi: torch.Tensor, kind: str = "tensor", fro2: float | None = None) -> None:
         super().__init__()
         self.P = Phi
         self.kind = kind
         self.device = Phi.device
         self.n_samples, self.n_features = int(Phi.shape[0]), int(Phi.shape[1])
-        self._fro2: float | None = None
+        self._fro2 = fro2  # ||Phi||_F^2 when the validation pass already measured it
 
     @property
     def _f64(self) -> bool:
