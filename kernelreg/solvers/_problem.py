@@ -402,7 +402,7 @@ def _dense_phi(
     """
     P = as_tensor(Phi, device, dtype)
     fro = float(torch.linalg.vector_norm(P))
-    if math.isfinite(fro) and (fro == 0.0 or 2.0**-300 < fro < 2.0**300):
+    if math.isfinite(fro) and 2.0**-300 < fro < 2.0**300:
         return P, 0, fro * fro
     low, high = torch.aminmax(P)  # NaN propagates, and it gives the scale
     top = max(abs(float(low)), abs(float(high)))
