@@ -377,7 +377,7 @@ class MinNormProgram:
         limited: bool = False,
     ) -> Solution:
         """Certify (C, b) and package it; margin losses are judged on their measured mean loss."""
-        b = problem.intercept(C) * 0.0 if b is None else b
+        b = problem.intercept(C) if b is None else b  # no answer from CVXPY (trivial eps): the best b for c
         fw = None if self.weights is None else torch.as_tensor(self.weights, dtype=torch.float64)
         if self.loss == "squared":
             cert = certify(problem, C, b, eps=problem.eps, norm=self.norm, feature_weights=fw)
