@@ -6,7 +6,8 @@ import pytest
 
 MODULES = ["kernelreg", "kernelreg.activations", "kernelreg.features", "kernelreg.solvers",
            "kernelreg.compare", "kernelreg.estimators", "kernelreg.exceptions", "kernelreg.layers",
-           "kernelreg.layers.bases", "kernelreg.networks", "kernelreg.diagnostics", "kernelreg.datasets",
+           "kernelreg.layers.bases", "kernelreg.networks", "kernelreg.training", "kernelreg.training.compositional",
+           "kernelreg.diagnostics", "kernelreg.datasets",
            "kernelreg.bench"]
 
 
