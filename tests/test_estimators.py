@@ -36,6 +36,9 @@ def test_sklearn_version_is_in_the_pinned_range():
                               activation="relu_power"),
         KernelRegimeClassifier(n_features=200),
         KernelRegimeClassifier(n_features=30, eps=0.05, fit_intercept=True, warm_start=True),
+        KernelRegimeClassifier(n_features=30, loss="hinge", solver="cvxpy", random_state=0),
+        KernelRegimeClassifier(n_features=200, loss="logistic", solver="cvxpy", eps=0.1, fit_intercept=True,
+                               random_state=0),
         RandomFeatureMap(n_features=20),
     ]
 )
@@ -308,6 +311,32 @@ def test_infeasible_eps_fits_the_floor_with_a_warning_or_raises():
         with pytest.raises(SolverError) as info:
             KernelRegimeRegressor(5, solver=solver, eps=1e-6, on_infeasible="raise", random_state=0).fit(X, y)
         assert info.value.status == "infeasible"
+
+
+@pytest.mark.parametrize("loss, floor", [("hinge", 2.0), ("logistic", 2.0 * np.log(2.0))])
+def test_margin_losses_below_their_floor_fit_the_floor(loss, floor):
+    # hand floor: 5 of 35 samples repeat a point with the other label; at one point f(x) serves both, and
+    # l(f) + l(-f) >= 2 (hinge, |f| <= 1) or 2 log 2 (logistic, f = 0), so the least mean loss is 5 * floor / 35
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, (30, 2))
+    y = (X[:, 0] > 0).astype(int)
+    X, y = np.vstack([X, X[:5]]), np.concatenate([y, 1 - y[:5]])
+    with pytest.warns(InfeasibleEpsWarning, match=f"least mean {loss} loss of these 35 samples is {5 * floor / 35:.6g}"):
+        clf = KernelRegimeClassifier(100, loss=loss, solver="cvxpy", eps=0.05, random_state=0).fit(X, y)
+    assert clf.solution_.info["eps_floor"] == pytest.approx(5 * floor / 35, rel=1e-6)
+    assert clf.solution_.info["mean_loss"] == pytest.approx(5 * floor / 35, rel=1e-5)
+    assert clf.score(X[5:30], y[5:30]) == 1.0  # the five conflicting points aside
+
+
+def test_cvxpy_programs_do_not_depend_on_sample_order_or_repetition():
+    # CVXPY poses the program on the unique samples in a canonical order (repeats become weights)
+    X, y = make_moons(30, noise=0.2, random_state=0)
+    w = np.arange(30) % 3
+    order = np.random.default_rng(0).permutation(30)
+    clf = KernelRegimeClassifier(50, loss="logistic", solver="cvxpy", eps=0.2, random_state=0)
+    repeated = clf.fit(np.repeat(X, w, axis=0), np.repeat(y, w)).decision_function(X)
+    weighted = clf.fit(X[order], y[order], sample_weight=w[order]).decision_function(X)
+    np.testing.assert_array_equal(weighted, repeated)  # bitwise: one program, solved twice
 
 
 def test_grid_search_over_eps_scores_every_point():

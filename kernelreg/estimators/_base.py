@@ -177,9 +177,15 @@ class OutputLayerEstimator(RoutedParams, BaseEstimator):
             if floor is None:
                 raise SolverError(f"{name}: eps={eps:.6g} is infeasible for loss={loss!r} and the least reachable "
                                   "loss could not be computed; use a larger eps.", method="cvxpy", status="infeasible")
-            target = floor * (1.0 + 1e-6) + 1e-12
-            sol = solve(Phi, targets, "cvxpy", target, fit_intercept=fit_intercept, sample_weight=sample_weight,
-                        **options)
+            for slack in (1e-6, 1e-4, 1e-2):  # the least loss is itself a CVXPY answer, accurate to its tolerance
+                target = floor * (1.0 + slack) + 1e-12
+                try:
+                    sol = solve(Phi, targets, "cvxpy", target, fit_intercept=fit_intercept,
+                                sample_weight=sample_weight, **options)
+                    break
+                except SolverError as exc:
+                    if exc.status != "infeasible" or slack == 1e-2:
+                        raise
             what, fitted = f"least mean {loss} loss", f"the min-norm solution at mean {loss} loss {target:.6g}"
         warnings.warn(
             f"{name}: eps={eps:.6g} is infeasible: the {what} of these {targets.shape[0]} samples is {floor:.6g} "

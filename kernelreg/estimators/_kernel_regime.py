@@ -99,6 +99,8 @@ class _KernelRegimeBase(OutputLayerEstimator):
                     sample_weight: np.ndarray | None, loss: str = "squared") -> dict[str, Any]:
         """Φ on the device, the output layer on it, and the fitted state (committed by the caller)."""
         fmap = self._feature_map(X, device, sample_weight)
+        if self.solver == "cvxpy":
+            X, targets, sample_weight = _canonical_rows(X, targets, sample_weight)
         Phi = fmap._transform_tensor(X)
         sol = self._solve_output_layer(Phi, targets, method=self.solver, device=device,
                                        fit_intercept=self.fit_intercept, sample_weight=sample_weight, loss=loss)
@@ -112,6 +114,27 @@ class _KernelRegimeBase(OutputLayerEstimator):
             **self._solution_state(sol),
             "n_outputs_": 1 if coef.ndim == 1 else int(coef.shape[1]),
         }
+
+
+def _canonical_rows(X: np.ndarray, targets: np.ndarray, sample_weight: np.ndarray | None):
+    """The samples a CVXPY program is posed on: duplicates merged (summed weight), zero weights dropped, rows sorted.
+
+    The same program, whatever the order of the samples and whether a sample is repeated or
+    weighted: CVXPY's interior-point answers otherwise differ with them by up to ~1e-6
+    relative (its tolerance), while exact linear algebra needs no such care.
+    """
+    n = X.shape[0]
+    keys = np.column_stack([X.astype(np.float64), targets.reshape(n, -1)])
+    rows, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    weight = np.bincount(inverse.ravel(), weights=np.ones(n) if sample_weight is None else sample_weight,
+                         minlength=rows.shape[0])
+    keep = weight > 0
+    if sample_weight is None and rows.shape[0] == n:
+        weight = None  # no duplicates, no weights: the unweighted program on the sorted rows
+    else:
+        weight = weight[keep]
+    index = first[keep]
+    return X[index], targets[index], weight
 
 
 @fill_docstring
