@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from numbers import Integral, Real
+from numbers import Real
 from typing import Any, Callable, Literal
 
 import numpy as np
@@ -17,6 +17,9 @@ from kernelreg.features import RandomFeatureMap
 
 __all__ = ["KernelRegimeRegressor", "KernelRegimeClassifier"]
 
+#: Parameters the estimators pass to the hidden layer, checked by its own constraints.
+_MAP_PARAMETERS = ("n_features", "activation", "activation_params", "offset_scale", "random_state")
+
 
 class _KernelRegimeBase(OutputLayerEstimator):
     """Shared fit of the kernel regime: draw (or reuse) the frozen layer, Φ on ``device_``, solve the output layer."""
@@ -24,10 +27,7 @@ class _KernelRegimeBase(OutputLayerEstimator):
     _routes = {"activation": "activation_params", "solver": "solver_options"}
 
     _parameter_constraints: dict = {
-        "n_features": [Interval(Integral, 1, None, closed="left")],
-        "activation": [str, callable],
-        "activation_params": [dict, None],
-        "offset_scale": [Interval(Real, 0, None, closed="left"), None],
+        **{name: RandomFeatureMap._parameter_constraints[name] for name in _MAP_PARAMETERS},
         "solver": [StrOptions(set(SOLVERS))],
         "eps": [Interval(Real, 0, math.inf, closed="left")],
         "fit_intercept": ["boolean"],
@@ -35,7 +35,6 @@ class _KernelRegimeBase(OutputLayerEstimator):
         "on_infeasible": [StrOptions(set(ON_INFEASIBLE))],
         "warm_start": ["boolean"],
         "device": [str, torch.device],
-        "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
 
