@@ -233,7 +233,8 @@ class WidthLimitSuite(Suite):
                        label=c.params["label"])
         if cells:
             n = np.array(s["widths"], dtype=float)
-            ax1.loglog(n, 0.5 * np.sqrt(n[0] / n), "k--", lw=1, label="∝ 1/√n")
+            start = np.mean([c.result["rows"][0]["kernel_rel_error_fro"] for c in cells])
+            ax1.loglog(n, start * np.sqrt(n[0] / n), "k--", lw=1, label="∝ 1/√n")
         ax2.axhline(s["threshold"], color="k", ls=":", lw=1, label=f"{s['threshold']:.0%}")
         ax1.set(xlabel="width n", ylabel="‖K_n − K∞‖_F / ‖K∞‖_F")
         ax1.set_title("Gram matrix error", fontsize=12)

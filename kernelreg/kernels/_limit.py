@@ -39,8 +39,8 @@ class _Plan:
     """What one input dimension needs: the profile, B, the structures and their calibrated rules.
 
     ``rules`` and ``info`` fill in lazily: the rule for pairs outside the ball is calibrated the
-    first time such a pair is evaluated (for d ≥ 3 it converges only algebraically, and most uses
-    never need it).
+    first time such a pair is evaluated (most uses never need it, and for d ≥ 3 it converges only
+    algebraically).
     """
 
     prof: Profile
@@ -102,7 +102,7 @@ class LimitKernel(BaseEstimator):
         calibration then needs many nodes and warns when it cannot reach ``tol``.
     tol : float, default=1e-10
         Target quadrature error, relative to the kernel's scale max K∞(x, x) over ‖x‖ ≤ B. The node
-        counts are chosen by doubling until the change is below ``tol`` (see Notes).
+        counts grow until doubling them changes K∞ by less than ``tol`` (see Notes).
     n_nodes : dict or None, default=None
         Fix node counts instead of calibrating them: keys ``"t"`` (nodes per half / panel of
         t₁ = ξ·e₁, or directions on the circle for the grid engine), ``"w"`` (d ≥ 3) and
@@ -125,8 +125,9 @@ class LimitKernel(BaseEstimator):
     device_ : torch.device
     quadrature_ : dict
         Per structure calibrated (``"halves"``, ``"full"``, ``"panels"``, ``"grid"``): node counts,
-        whether the rule is exact, and its error estimate. For d ≥ 3 the rule for pairs outside
-        the ball is calibrated (and added here) the first time such a pair is evaluated.
+        whether the rule is exact, and its error estimate. The rule for pairs outside the ball
+        (``"panels"`` for one-kink σ) is calibrated, and added here, the first time such a pair is
+        evaluated.
     error_estimate_ : float
         The largest calibrated error estimate, relative to max K∞(x, x) over ‖x‖ ≤ B (0 when every
         rule in use is exact).
@@ -147,8 +148,9 @@ class LimitKernel(BaseEstimator):
     every σ with known kinks in d ≤ 2 (all kink lines are split at explicit angles). Algebraic
     for d ≥ 3 where the offset window cuts a kink (points outside the ball, or σ with several
     kinks). The node counts are calibrated on canonical probe pairs (radii up to 1.5 B, seven
-    angles; K∞ is rotation invariant) by doubling each axis until its change is below ``tol``;
-    ``error_estimate_`` is the resulting estimate and :meth:`estimate_error` checks any points.
+    angles; K∞ is rotation invariant): each axis grows by half until doubling it changes the probe
+    values by less than ``tol``; ``error_estimate_`` is that change (an estimate of the error of
+    the rule in use) and :meth:`estimate_error` checks any given points the same way.
 
     **Cost.** Per pair a few (exact path: 4 to 12 in d = 2) up to thousands of σ-evaluations; the
     grid engine is one matrix product with n_t·n_gamma columns.
@@ -287,8 +289,6 @@ class LimitKernel(BaseEstimator):
         engine = "grid" if "grid" in structures else "plane"
         plan = _Plan(prof, B, d, engine, structures, {}, {})
         self._rule(plan, structures[0], device)
-        if len(structures) > 1 and d <= 2:  # cheap and spectral in the plane: calibrate it now
-            self._rule(plan, structures[1], device)
         return plan
 
     def _rule(self, plan: _Plan, structure: str, device: torch.device | None = None) -> Rule:
@@ -363,7 +363,7 @@ class LimitKernel(BaseEstimator):
         return _probe_pairs(d, radii)
 
     def _calibrate(self, prof: Profile, structure: str, d: int, B: float, device: torch.device):
-        """Double each inexact axis until its change on the probe pairs is below tol (relative to their scale)."""
+        """Grow each inexact axis by half until doubling it changes the probe values by less than tol (relative)."""
         start, axes = self._axes(prof, structure, d)
         rule = Rule(start["t"], start["w"], start["gamma"])
         if not axes:
@@ -386,7 +386,7 @@ class LimitKernel(BaseEstimator):
             estimate = sum(changes.values())
             if estimate <= self.tol:
                 return rule, False, estimate
-            grow = {ax for ax in axes if changes[ax] > self.tol / len(axes) and 2 * getattr(rule, names[ax]) <= _CAPS[ax]}
+            grow = {ax for ax in axes if changes[ax] > self.tol / len(axes) and getattr(rule, names[ax]) < _CAPS[ax]}
             if not grow:
                 warnings.warn(
                     f"LimitKernel({prof.name}): the quadrature ({structure}, nodes {rule.as_dict()}) reached an "
@@ -396,7 +396,8 @@ class LimitKernel(BaseEstimator):
                     stacklevel=4,
                 )
                 return rule, False, estimate
-            rule = replace(rule, **{names[ax]: 2 * getattr(rule, names[ax]) for ax in grow})
+            rule = replace(rule, **{names[ax]: min(_CAPS[ax], math.ceil(1.5 * getattr(rule, names[ax])))
+                                    for ax in grow})
 
     # ------------------------------------------------------------------------------------------
     # evaluation

@@ -163,7 +163,10 @@ def gamma_zero_left(prof: Profile, delta: torch.Tensor, L: torch.Tensor, B: floa
         return prof.pair_integral(delta, L) / (2.0 * B)
     x, w = _gl(n, L)
     r = (0.5 * L).unsqueeze(-1) * (1.0 + x)
-    prod = prof.fn(k + r) * prof.fn((k + r) + delta.unsqueeze(-1))
+    if prof.pair_product is not None:
+        prod = prof.pair_product(r, delta.unsqueeze(-1))
+    else:
+        prod = prof.fn(k + r) * prof.fn((k + r) + delta.unsqueeze(-1))
     return (0.5 * L) * (prod @ w) / (2.0 * B)
 
 

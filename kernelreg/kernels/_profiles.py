@@ -44,6 +44,9 @@ class Profile:
         right of the kink, so that the γ-integral has a closed form.
     pair_integral : callable or None
         For other ``zero_left`` σ with a closed form: (Δ, L) ↦ ∫_0^L σ(k + r) σ(k + r + Δ) dr.
+    pair_product : callable or None
+        For ``zero_left`` σ without one: (r, Δ) ↦ σ(k + r) σ(k + r + Δ) for r ≥ 0, when it is
+        cheaper than two evaluations of σ (ReLU^p: (r(r + Δ))^p, one power instead of two).
     """
 
     fn: Callable[[torch.Tensor], torch.Tensor]
@@ -54,6 +57,7 @@ class Profile:
     jumps: tuple[float, ...] = ()
     right_poly: tuple[float, ...] | None = None
     pair_integral: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
+    pair_product: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
 
     @property
     def single_kink(self) -> bool:
@@ -74,6 +78,16 @@ def _iii10_pair(delta: torch.Tensor, L: torch.Tensor) -> torch.Tensor:
     return torch.exp(-delta) * (second + delta * first) * 0.25
 
 
+class _PowerPair:
+    """(r, Δ) ↦ r^p (r + Δ)^p = (r(r + Δ))^p for r ≥ 0: ReLU^p's product right of its kink, one power."""
+
+    def __init__(self, p: float) -> None:
+        self.p = float(p)
+
+    def __call__(self, r: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
+        return torch.pow(r * (r + delta), self.p)
+
+
 def _is_int(value: float) -> bool:
     """A real that is a non-negative integer (relu_power's p = 2.0 counts)."""
     return float(value) >= 0 and float(value) == round(float(value))
@@ -91,7 +105,7 @@ def _table(act: Activation) -> dict:
         if _is_int(p):
             return {"kinks": (0.0,), "degree": int(round(p)), "zero_left": True,
                     "right_poly": (0.0,) * int(round(p)) + (1.0,)}
-        return {"kinks": (0.0,), "zero_left": True}
+        return {"kinks": (0.0,), "zero_left": True, "pair_product": _PowerPair(p)}
     if name == "leaky_relu":
         return {"kinks": (0.0,), "degree": 1}
     if name == "identity":
@@ -119,7 +133,7 @@ def profile_of(act: Activation, kinks: tuple[float, ...] | None = None) -> Profi
     if kinks is not None:
         info = {**info, "kinks": tuple(sorted(float(k) for k in kinks))}
         if not zoo:
-            info.update(degree=None, zero_left=False, right_poly=None, pair_integral=None)
+            info.update(degree=None, zero_left=False, right_poly=None, pair_integral=None, pair_product=None)
     return Profile(fn=act, name=repr(act), **info)
 
 
