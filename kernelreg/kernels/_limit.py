@@ -143,17 +143,20 @@ class LimitKernel(BaseEstimator):
 
     **Accuracy.** Exact to rounding (≈1e-15 relative) for piecewise-polynomial σ with one kink
     (step, ReLU, ReLU^p with integer p, leaky ReLU) at pairs inside the ball ‖x‖ ≤ B: Gauss rules
-    of degree + 1 nodes on each side of t₁ = 0 (half-range Jacobi weight), in w and in γ. Spectral
-    (geometric in the node count) for σ without kinks, for one-kink σ inside the ball, and for
-    every σ with known kinks in d ≤ 2 (all kink lines are split at explicit angles). Algebraic
-    for d ≥ 3 where the offset window cuts a kink (points outside the ball, or σ with several
-    kinks). The node counts are calibrated on canonical probe pairs (radii up to 1.5 B, seven
+    of degree + 1 nodes on each side of t₁ = 0 (half-range Jacobi weight), in w, and γ in closed
+    form. Spectral (geometric in the node count) for every other σ whose kinks are known: every
+    kink line in the plane is split at explicit angles (and, for d ≥ 3 when the offset window
+    cuts a kink — points outside the ball, σ with several kinks, B = 0 — at explicit w inside
+    graded φ-panels). The node counts are calibrated on canonical probe pairs (radii up to 1.5 B, seven
     angles; K∞ is rotation invariant): each axis grows by half until doubling it changes the probe
     values by less than ``tol``; ``error_estimate_`` is that change (an estimate of the error of
     the rule in use) and :meth:`estimate_error` checks any given points the same way.
 
-    **Cost.** Per pair a few (exact path: 4 to 12 in d = 2) up to thousands of σ-evaluations; the
-    grid engine is one matrix product with n_t·n_gamma columns.
+    **Cost.** Per pair a handful of polynomial evaluations on the exact path (8 for ReLU in
+    d = 2: N = 4000 points cost about the same as Φ and ΦΦᵀ for 4000 random features), tens to
+    hundreds of σ-evaluations on the other in-ball paths, and up to 10⁵ for pairs outside the ball
+    in d ≥ 3 (nested panels: tens of milliseconds per pair). The grid engine is one matrix product
+    with n_t·n_gamma columns.
 
     **scikit-learn.** ``KernelRidge(kernel=LimitKernel(...))`` works but sklearn then calls the
     kernel once per pair of rows in Python: for more than a few hundred points compute
@@ -232,8 +235,12 @@ class LimitKernel(BaseEstimator):
         self.activation_ = self._activation()
         self.device_ = device
         self.quadrature_ = plan.info
-        self._plans = {X.shape[1]: plan}
+        self._plans = {self._cache_key(X.shape[1]): plan}
         return self
+
+    def _cache_key(self, d: int) -> tuple:
+        """Plans are cached per input dimension and parameter values (``set_params`` invalidates them)."""
+        return (d, repr(sorted(self.get_params(deep=False).items(), key=lambda kv: kv[0])))
 
     @property
     def error_estimate_(self) -> float:
@@ -302,8 +309,9 @@ class LimitKernel(BaseEstimator):
     def _plan(self, d: int) -> _Plan:
         """The plan for inputs of dimension d: from ``fit``, or built from ``offset_scale`` when unfitted."""
         plans = self.__dict__.setdefault("_plans", {})
-        if d in plans:
-            return plans[d]
+        key = self._cache_key(d)
+        if key in plans:
+            return plans[key]
         if hasattr(self, "offset_scale_"):
             if d != self.n_features_in_:
                 raise ValueError(
@@ -318,8 +326,8 @@ class LimitKernel(BaseEstimator):
         else:
             self._validate_params()
             B = float(self.offset_scale)
-        plans[d] = self._make_plan(d, B, resolve_device(self.device))
-        return plans[d]
+        plans[key] = self._make_plan(d, B, resolve_device(self.device))
+        return plans[key]
 
     def _axes(self, prof: Profile, structure: str, d: int) -> tuple[dict, list[str]]:
         """The starting node counts and the axes still to calibrate for one structure."""
@@ -502,28 +510,46 @@ class LimitKernel(BaseEstimator):
         else:
             yield plan.structures[0], np.ones_like(inside)
 
-    def _matrix(self, plan: _Plan, X: np.ndarray, Y: np.ndarray, symmetric: bool) -> np.ndarray:
-        """All blocks of K∞(X, Y): grid by matrix products, plane by structure-homogeneous pair blocks."""
+    def tensor(self, X: ArrayLike, Y: ArrayLike | None = None) -> torch.Tensor:
+        """K∞(X, Y) as a float64 torch tensor on the kernel's device, never copied to the host.
+
+        For solves on a GPU: ``gram_features(kernel.tensor(X))`` factors it there and
+        ``kernelreg.solvers.solve`` accepts the resulting tensor features as they are.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples_X, n_features)
+        Y : array-like of shape (n_samples_Y, n_features), default=None
+
+        Returns
+        -------
+        torch.Tensor of shape (n_samples_X, n_samples_Y)
+        """
+        Xa, _ = self._points(X, "X")
+        Ya = Xa if Y is None else self._points(Y, "Y")[0]
+        if Ya.shape[1] != Xa.shape[1]:
+            raise ValueError(f"LimitKernel: X has {Xa.shape[1]} features but Y has {Ya.shape[1]}; they must match.")
+        return self._matrix(self._plan(Xa.shape[1]), Xa, Ya, symmetric=Y is None, as_tensor=True)
+
+    def _matrix(self, plan: _Plan, X: np.ndarray, Y: np.ndarray, symmetric: bool, as_tensor: bool = False):
+        """All blocks of K∞(X, Y) (numpy, or a tensor on the device): grid by matrix products, plane by pair blocks."""
         device = self._device()
-        out = np.empty((X.shape[0], Y.shape[0]))
+        shape = (X.shape[0], Y.shape[0])
+        out = torch.empty(shape, dtype=torch.float64, device=device) if as_tensor else np.empty(shape)
         if X.shape[0] == 0 or Y.shape[0] == 0:
             return out
         if plan.engine == "grid":
             self._grid_matrix(plan, X, Y, out, device)
-            if symmetric:
-                out = 0.5 * (out + out.T)
-            return out
+            return 0.5 * (out + out.T) if symmetric else out
         in_x = self._inside(plan, X)
         in_y = in_x if symmetric else self._inside(plan, Y)
         general = plan.structures[-1]
-        groups = []
         for xs in (True, False):
             for ys in (True, False):
                 rx, ry = np.flatnonzero(in_x == xs), np.flatnonzero(in_y == ys)
                 if rx.size and ry.size:
-                    groups.append((rx, ry, "halves" if (xs and ys) else general))
-        for rx, ry, structure in groups:
-            self._plane_group(plan, X, Y, rx, ry, structure, out, device, symmetric)
+                    self._plane_group(plan, X, Y, rx, ry, "halves" if (xs and ys) else general, out, device,
+                                      symmetric)
         return out
 
     def _plane_group(self, plan: _Plan, X, Y, rx, ry, structure, out, device, symmetric) -> None:
@@ -536,31 +562,35 @@ class LimitKernel(BaseEstimator):
         b = a if square else max(1, min(ry.size, pairs // a))
         Xg = torch.as_tensor(X[rx], dtype=torch.float64, device=device)
         Yg = Xg if square else torch.as_tensor(Y[ry], dtype=torch.float64, device=device)
-        sub = np.empty((rx.size, ry.size))
+        on_device = isinstance(out, torch.Tensor)
+        sub = torch.empty((rx.size, ry.size), dtype=torch.float64, device=device) if on_device \
+            else np.empty((rx.size, ry.size))
         with torch.no_grad():
             for i in range(0, rx.size, a):
                 Xb = Xg[i:i + a]
                 for j in range(i if square else 0, ry.size, b):
-                    Yb = Yg[j:j + b]
-                    inv = invariants(Xb[:, None, :], Yb[None, :, :])
-                    block = to_numpy64(plane_kernel(plan.prof, inv, X.shape[1], plan.B, rule, structure))
+                    inv = invariants(Xb[:, None, :], Yg[j:j + b][None, :, :])
+                    block = plane_kernel(plan.prof, inv, X.shape[1], plan.B, rule, structure)
+                    block = block if on_device else to_numpy64(block)
+                    if square and j == i:  # a diagonal block: exactly symmetric
+                        block = 0.5 * (block + block.T)
                     sub[i:i + a, j:j + b] = block
                     if square and j > i:
                         sub[j:j + b, i:i + a] = block.T
-                    elif square:  # a diagonal block: exactly symmetric
-                        sub[i:i + a, j:j + b] = 0.5 * (block + block.T)
-        if rx.size == X.shape[0] and ry.size == Y.shape[0] and np.array_equal(rx, np.arange(rx.size)) \
-                and np.array_equal(ry, np.arange(ry.size)):
+        if rx.size == out.shape[0] and ry.size == out.shape[1]:  # every row and column, in order
             out[...] = sub
+        elif on_device:
+            out[torch.as_tensor(rx, device=device)[:, None], torch.as_tensor(ry, device=device)[None, :]] = sub
         else:
             out[np.ix_(rx, ry)] = sub
 
-    def _grid_matrix(self, plan: _Plan, X: np.ndarray, Y: np.ndarray, out: np.ndarray, device) -> None:
+    def _grid_matrix(self, plan: _Plan, X: np.ndarray, Y: np.ndarray, out, device) -> None:
         """K∞ ≈ Φ_q(X)Φ_q(Y)ᵀ in row blocks that fit the memory budget."""
         rule = self._rule(plan, "grid", device)
         n_cols = (2 if plan.d == 1 else rule.n_t) * rule.n_gamma
         budget = parse_memory(self.max_memory) if self.max_memory is not None else CHUNK_BYTES
         rows = max(1, budget // (8 * 3 * n_cols))
+        on_device = isinstance(out, torch.Tensor)
         with torch.no_grad():
             for j in range(0, Y.shape[0], rows):
                 Fy = grid_features(plan.prof, torch.as_tensor(Y[j:j + rows], dtype=torch.float64, device=device),
@@ -568,7 +598,8 @@ class LimitKernel(BaseEstimator):
                 for i in range(0, X.shape[0], rows):
                     Fx = grid_features(plan.prof, torch.as_tensor(X[i:i + rows], dtype=torch.float64,
                                                                   device=device), plan.B, rule)
-                    out[i:i + rows, j:j + rows] = to_numpy64(Fx @ Fy.T)
+                    block = Fx @ Fy.T
+                    out[i:i + rows, j:j + rows] = block if on_device else to_numpy64(block)
 
     # ------------------------------------------------------------------------------------------
     # checking the quadrature

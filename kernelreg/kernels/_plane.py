@@ -25,8 +25,9 @@ Three structures evaluate it (all tensors of shape (pairs, nodes), float64 on th
 * ``panels`` anything else: for each pair and each w-node, φ = arccos t₁ ∈ [0, π] is split where a
   kink line crosses the circle (explicit angles: ‖z‖cos φ = c and R cos(φ − a) = k ± B), Gauss–
   Legendre on every panel with weight sin^{d−2}φ, and in γ Gauss–Legendre on the panels between the
-  sorted points u − kᵢ, v − kᵢ, ±B. Spectral in d ≤ 2; for d ≥ 3 with kinks cut by the offset window,
-  the outer w-rule converges algebraically.
+  sorted points u − kᵢ, v − kᵢ, ±B. For d ≥ 3 with kinks cut by the offset window the w-rule is
+  split too, at the explicit w of every kink, inside graded φ-panels (:func:`_nested_panels`).
+  Spectral (geometric) convergence in every case.
 """
 
 from __future__ import annotations
@@ -244,9 +245,92 @@ def _angles(R: torch.Tensor, a: torch.Tensor, level: float) -> list[torch.Tensor
     return out
 
 
-def _panels_structure(prof: Profile, p, q, rho, delta, B: float, d: int, rule: Rule, window: bool) -> torch.Tensor:
-    """``panels``: per pair and w-node, φ-panels split at every kink angle; γ on sorted panels."""
+def _diagonal_cuts(prof: Profile, D: torch.Tensor) -> list[torch.Tensor]:
+    """φ with ‖z‖ cos φ = c for every difference c of two kinks (0 where there is none)."""
+    cuts = []
+    for c in sorted({round(a - b, 15) for a in prof.kinks for b in prof.kinks}):
+        ratio = c / torch.where(D > 0, D, torch.ones_like(D))
+        ok = (D > 0) & (ratio.abs() < 1)
+        cuts.append(torch.where(ok, torch.arccos(torch.clamp(ratio, -1.0, 1.0)), torch.zeros_like(D)))
+    return cuts
+
+
+def _levels(prof: Profile, B: float) -> list[float]:
+    """The values of u (and v) where G has a kink from the offset window: kink ± B."""
+    return sorted({k + sign * B for k in prof.kinks for sign in (-1.0, 1.0)})
+
+
+def _sorted_edges(cuts: list[torch.Tensor], shape: tuple, upper: float, opts: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """Panel ends [0, sorted cuts…, upper] along a new last axis: (lo, hi).
+
+    Absent cuts are 0 and sort first; only as many cuts as some element of the block really has
+    are kept, so empty panels cost no nodes.
+    """
+    zero = torch.zeros(shape + (1,), **opts)
+    if cuts:
+        ordered = torch.stack(cuts, -1).sort(-1).values
+        used = int((ordered > 0).sum(-1).max()) if ordered.numel() else 0
+        cuts = [ordered[..., ordered.shape[-1] - used:]] if used else []
+    parts = [zero] + cuts + [zero + upper]
+    edges = torch.cat(parts, dim=-1)
+    return edges[..., :-1], edges[..., 1:]
+
+
+def _nested_panels(prof: Profile, p, q, rho, delta, B: float, d: int, rule: Rule) -> torch.Tensor:
+    """``panels`` for d ≥ 3 when the offset window cuts kinks: φ outer, w = cos ψ inner, both split at the kinks.
+
+    For a fixed φ, u and v are affine in w, so the window kinks u = k ± B, v = k ± B sit at explicit
+    w* = (level − p cos φ)/(ρ sin φ): the inner ψ-rule is split there and converges spectrally. The
+    inner integral is then smooth in φ except where a w* leaves [−1, 1] (the kink line touches the
+    unit circle at w = ±1: the d = 2 angles) and at the diagonal kinks; the outer panels are split
+    there too, and graded towards both ends by φ = lo + (hi − lo)(3τ² − 2τ³), which turns the
+    √-type behaviour at a tangency into a smooth function of τ.
+    """
     opts = {"dtype": p.dtype, "device": p.device}
+    levels = _levels(prof, B)
+    cuts = _diagonal_cuts(prof, delta)
+    for coef in (p, q):
+        R = torch.sqrt(coef * coef + rho * rho)
+        for w_end in (1.0, -1.0):
+            a = torch.atan2(rho * w_end, coef)
+            for level in levels:
+                cuts.extend(_angles(R, a, level))
+    lo, hi = _sorted_edges(cuts, p.shape, math.pi, opts)  # (..., Po)
+    x, g = _gl(rule.n_t, p)
+    tau = 0.5 * (1.0 + x)
+    graded, slope = tau * tau * (3.0 - 2.0 * tau), 6.0 * tau * (1.0 - tau)
+    span = (hi - lo).unsqueeze(-1)
+    phi = lo.unsqueeze(-1) + span * graded  # (..., Po, n_t)
+    w_phi = span * slope * (0.5 * g) * torch.sin(phi) ** (d - 2) / sphere_t1_norm(d)
+    cphi, sphi = torch.cos(phi), torch.sin(phi)
+    rs = rho[..., None, None] * sphi  # ρ sin φ
+    inner = []
+    for coef in (p, q):
+        for level in levels:
+            wstar = (level - coef[..., None, None] * cphi) / torch.where(rs > 0, rs, torch.ones_like(rs))
+            ok = (rs > 0) & (wstar.abs() < 1)
+            inner.append(torch.where(ok, torch.arccos(torch.clamp(wstar, -1.0, 1.0)), torch.zeros_like(rs)))
+    ilo, ihi = _sorted_edges(inner, phi.shape, math.pi, opts)  # (..., Po, n_t, Pi)
+    y, h = _gl(rule.n_w, p)
+    ihalf = 0.5 * (ihi - ilo)
+    psi = (0.5 * (ihi + ilo)).unsqueeze(-1) + ihalf.unsqueeze(-1) * y  # (..., Po, n_t, Pi, n_w)
+    w_psi = ihalf.unsqueeze(-1) * h * torch.sin(psi) ** (d - 3) / sphere_t1_norm(d - 1)
+    s = sphi[..., None, None] * torch.cos(psi)
+    u = p[..., None, None, None, None] * cphi[..., None, None] + rho[..., None, None, None, None] * s
+    v = q[..., None, None, None, None] * cphi[..., None, None] + rho[..., None, None, None, None] * s
+    G = gamma_sorted(prof.fn, u, v, B, prof.kinks, rule.n_gamma)
+    inner_sum = (G * w_psi).flatten(start_dim=-2).sum(-1)  # (..., Po, n_t)
+    return (inner_sum * w_phi).flatten(start_dim=-2).sum(-1)
+
+
+def _panels_structure(prof: Profile, p, q, rho, delta, B: float, d: int, rule: Rule, window: bool) -> torch.Tensor:
+    """``panels``: φ-panels split at every kink angle (per pair and w-node); γ on sorted panels.
+
+    For d ≥ 3 with window kinks the w-rule is split as well (:func:`_nested_panels`).
+    """
+    opts = {"dtype": p.dtype, "device": p.device}
+    if d >= 3 and window and prof.kinks:
+        return _nested_panels(prof, p, q, rho, delta, B, d, rule)
     if d == 1:
         t1 = torch.tensor([1.0, -1.0], **opts)
         u, v = p.unsqueeze(-1) * t1, q.unsqueeze(-1) * t1
@@ -259,24 +343,14 @@ def _panels_structure(prof: Profile, p, q, rho, delta, B: float, d: int, rule: R
     shape = p.shape + (w_nodes.numel(),)
     P, Q, D = (x.unsqueeze(-1).expand(shape) for x in (p, q, delta))
     RW = rho.unsqueeze(-1) * w_nodes  # ρ w
-    cuts: list[torch.Tensor] = []
-    if prof.kinks:
-        diffs = sorted({round(a - b, 15) for a in prof.kinks for b in prof.kinks})
-        for c in diffs:  # ‖z‖ cos φ = c
-            ratio = c / torch.where(D > 0, D, torch.ones_like(D))
-            ok = (D > 0) & (ratio.abs() < 1)
-            cuts.append(torch.where(ok, torch.arccos(torch.clamp(ratio, -1.0, 1.0)), torch.zeros_like(D)))
-        if window:  # u − k = ±B and v − k = ±B, with u = R cos(φ − a)
-            for coef in (P, Q):
-                R = torch.sqrt(coef * coef + RW * RW)
-                a = torch.atan2(RW, coef)
-                for k in prof.kinks:
-                    for level in (k - B, k + B):
-                        cuts.extend(_angles(R, a, level))
-    zero = torch.zeros(shape + (1,), **opts)
-    parts = [zero] + ([torch.stack(cuts, -1).sort(-1).values] if cuts else []) + [zero + math.pi]
-    edges = torch.cat(parts, dim=-1)
-    lo, hi = edges[..., :-1], edges[..., 1:]
+    cuts = _diagonal_cuts(prof, D)
+    if window and prof.kinks:  # u − k = ±B and v − k = ±B, with u = R cos(φ − a)
+        for coef in (P, Q):
+            R = torch.sqrt(coef * coef + RW * RW)
+            a = torch.atan2(RW, coef)
+            for level in _levels(prof, B):
+                cuts.extend(_angles(R, a, level))
+    lo, hi = _sorted_edges(cuts, shape, math.pi, opts)
     x, g = _gl(rule.n_t, p)
     half = 0.5 * (hi - lo)
     phi = (0.5 * (hi + lo)).unsqueeze(-1) + half.unsqueeze(-1) * x  # (..., n_w, panels, n_t)
@@ -336,8 +410,10 @@ def pair_bytes(structure: str, rule: Rule, d: int, n_kinks: int, zero_left: bool
         per = n_xi * rule.n_gamma
     elif structure == "halves":
         per = n_xi * rule.n_gamma * (1 if zero_left else 3)
+    elif d >= 3 and n_kinks:  # nested: φ panels × ψ panels
+        phi_panels = 1 + n_kinks * n_kinks + 16 * n_kinks
+        per = phi_panels * rule.n_t * (1 + 4 * n_kinks) * rule.n_w * (2 * n_kinks + 1) * rule.n_gamma
     else:
-        n_diff = n_kinks * n_kinks if n_kinks else 0
-        phi_panels = 1 + n_diff + 8 * n_kinks
+        phi_panels = 1 + n_kinks * n_kinks + 8 * n_kinks
         per = n_w * phi_panels * (rule.n_t if d > 1 else 1) * (2 * n_kinks + 1) * rule.n_gamma
     return 8 * (8 * per + 4 * d + 16)
