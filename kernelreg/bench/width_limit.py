@@ -255,7 +255,8 @@ class WidthLimitSuite(Suite):
             j = np.arange(1, lam.size + 1)
             line = ax.loglog(j, np.where(lam > 0, lam, np.nan), "-", lw=1.6, label=f"{c.params['label']} λ_j")[0]
             ax.loglog(j, np.where(pred > 0, pred, np.nan), "--", lw=1.0, color=line.get_color())
-        ax.set_ylim(1e-18, None)
+        top = max((c.result["eigenvalues"][0] for c in cells), default=1.0)
+        ax.set_ylim(1e-18, 100 * top)
         ax.set_xlabel("index j (ω_j = √(πj))", fontsize=11)
         ax.set_ylabel("eigenvalue of K∞ (solid) / |σ̂(ω_j)|²/ω_j (dashed)", fontsize=11)
         ax.set_title("Spectrum of the limit kernel against the spectral penalty", fontsize=12)

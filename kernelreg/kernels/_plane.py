@@ -41,9 +41,7 @@ import torch
 from kernelreg.kernels._profiles import Profile
 from kernelreg.kernels._rules import direction_rule, gauss_jacobi, gauss_legendre, sphere_t1_norm
 
-__all__ = ["Rule", "invariants", "plane_kernel", "plane_block", "grid_features", "pair_bytes", "STRUCTURES"]
-
-STRUCTURES = ("full", "halves", "panels")
+__all__ = ["Rule", "invariants", "plane_kernel", "grid_features", "pair_bytes"]
 
 
 @dataclass(frozen=True)
@@ -371,13 +369,6 @@ def plane_kernel(prof: Profile, inv: tuple, d: int, B: float, rule: Rule, struct
     if structure in ("full", "halves"):
         return _shared_structure(prof, p, q, rho, delta, B, d, rule, halves=structure == "halves")
     return _panels_structure(prof, p, q, rho, delta, B, d, rule, window)
-
-
-def plane_block(prof: Profile, Xb: torch.Tensor, Yb: torch.Tensor, B: float, rule: Rule, structure: str,
-                *, window: bool = True) -> torch.Tensor:
-    """K∞ on all pairs of rows of Xb × Yb by the given structure (see the module docstring)."""
-    inv = invariants(Xb[:, None, :], Yb[None, :, :])
-    return plane_kernel(prof, inv, Xb.shape[1], B, rule, structure, window=window)
 
 
 def grid_features(prof: Profile, X: torch.Tensor, B: float, rule: Rule) -> torch.Tensor:

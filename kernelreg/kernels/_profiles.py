@@ -137,13 +137,8 @@ def profile_of(act: Activation, kinks: tuple[float, ...] | None = None) -> Profi
     return Profile(fn=act, name=repr(act), **info)
 
 
-def _scaled(fn: Callable, scale: float) -> Callable:
-    """x ↦ scale · fn(x) (module level so that the derivative profile stays picklable)."""
-    return _Scaled(fn, scale)
-
-
 class _Scaled:
-    """A constant multiple of an activation, as a picklable callable."""
+    """x ↦ scale · fn(x): a constant multiple of an activation, as a picklable callable."""
 
     def __init__(self, fn: Callable, scale: float) -> None:
         self.fn = fn
@@ -182,9 +177,9 @@ def derivative_profile(prof: Profile, act: Activation) -> Profile:
             return profile_of(activations.get("step"))
         lower = profile_of(activations.get("relu_power", p=p - 1.0))
         poly = None if lower.right_poly is None else tuple(p * c for c in lower.right_poly)
-        return Profile(_scaled(lower.fn, p), f"{p:g}·relu_power(p={p - 1:g})", (0.0,), lower.degree, True, (), poly)
+        return Profile(_Scaled(lower.fn, p), f"{p:g}·relu_power(p={p - 1:g})", (0.0,), lower.degree, True, (), poly)
     if zoo and name == "half_exp":  # σ′ = −e^{−s} right of 0: the same products as σ
         base = profile_of(act)
-        return Profile(_scaled(act, -1.0), "half_exp′ (a.e.)", (0.0,), None, True, (), None, base.pair_integral)
+        return Profile(_Scaled(act, -1.0), "half_exp′ (a.e.)", (0.0,), None, True, (), None, base.pair_integral)
     degree = None if prof.degree is None else max(prof.degree - 1, 0)
     return Profile(_AutogradDerivative(prof.fn), f"{prof.name}′", prof.kinks, degree, prof.zero_left, ())

@@ -17,7 +17,7 @@ import math
 import numpy as np
 from scipy import special
 
-__all__ = ["gauss_legendre", "gauss_jacobi", "half_range_rule", "direction_rule", "t1_weight_total"]
+__all__ = ["gauss_legendre", "gauss_jacobi", "half_range_rule", "direction_rule", "t1_weight_total", "sphere_t1_norm"]
 
 
 @functools.lru_cache(maxsize=None)
@@ -127,9 +127,3 @@ def direction_rule(d: int, n_t: int, n_w: int, *, halves: bool) -> tuple[np.ndar
 def sphere_t1_norm(d: int) -> float:
     """∫_0^π sin^{d−2}φ dφ = B(1/2, (d − 1)/2): the normalisation of φ = arccos(ξ·e₁)."""
     return float(special.beta(0.5, 0.5 * (d - 1)))
-
-
-def abs_moment(d: int, k: float) -> float:
-    """E|ξ₁|^k for ξ uniform on S^{d−1}: Γ(d/2) Γ((k+1)/2) / (√π Γ((d+k)/2))."""
-    return math.exp(special.gammaln(0.5 * d) + special.gammaln(0.5 * (k + 1)) - 0.5 * math.log(math.pi)
-                    - special.gammaln(0.5 * (d + k)))
