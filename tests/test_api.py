@@ -7,7 +7,7 @@ import pytest
 MODULES = ["kernelreg", "kernelreg.activations", "kernelreg.features", "kernelreg.solvers",
            "kernelreg.compare", "kernelreg.estimators", "kernelreg.exceptions", "kernelreg.layers",
            "kernelreg.layers.bases", "kernelreg.networks", "kernelreg.diagnostics", "kernelreg.datasets",
-           "kernelreg.bench"]
+           "kernelreg.bench", "kernelreg.kernels", "kernelreg.convergence"]
 
 
 @pytest.mark.parametrize("name", MODULES)
