@@ -2,7 +2,7 @@
 
 Part 1, loop overhead. The same MLP (same initial weights, same data, Adam) is trained by
 
-* ``ours``        ``kernelreg.networks.train`` (validation of the data, best-state tracking,
+* ``ours``        ``kernelreg.training.train`` (validation of the data, best-state tracking,
                   history, NaN checks, callbacks machinery, all included), and
 * ``bare``        a hand-written loop: ``zero_grad / mse / backward / step`` plus ``loss.item()``
                   per step (every real loop logs its loss); mini-batches by ``randperm`` and
@@ -51,7 +51,8 @@ from torch import nn  # noqa: E402
 
 import kernelreg  # noqa: E402
 from kernelreg._torch import resolve_device, resolve_dtype  # noqa: E402
-from kernelreg.networks import MLP, train  # noqa: E402
+from kernelreg.networks import MLP  # noqa: E402
+from kernelreg.training import train  # noqa: E402
 
 PAPER_ROWDY_TIME = {"fixed": 1.0, "l-laaf": 1.12, "rowdy3": 1.26, "rowdy6": 1.58, "rowdy9": 1.75}
 

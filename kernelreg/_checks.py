@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from numbers import Integral, Real
 
 
@@ -26,3 +27,8 @@ def check_positive(value: object, name: str, owner: str, allow_zero: bool = Fals
         bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{owner} needs {name} to be a finite number {bound}; got {name}={value!r}.")
     return float(value)
+
+
+def unknown_name(kind: str, value: object, known: Iterable[str], extra: str = "") -> ValueError:
+    """A ValueError for an unknown name that lists the known ones (the caller raises it)."""
+    return ValueError(f"unknown {kind} {value!r}; known {kind} names: {', '.join(known)}{extra}.")

@@ -7,6 +7,19 @@ import sys
 
 __all__ = ["main"]
 
+_SEED_RANGE = "an integer in [0, 4294967295] (0 to 2**32 - 1, the seeds numpy and scikit-learn accept)"
+
+
+def _seed(text: str) -> int:
+    """``--seed``: an integer in [0, 2**32); anything else is a usage error (exit 2), never silently reduced."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be {_SEED_RANGE}; got {text!r}") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must be {_SEED_RANGE}; got {value}")
+    return value
+
 
 def _build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
@@ -14,7 +27,7 @@ def _build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="run the built-in demo on synthetic data")
     demo.add_argument("--device", default="cpu", help="cpu, cuda or auto")
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--seed", type=_seed, default=0, help="seed of every draw, in [0, 2**32)")
 
     bench = sub.add_parser("bench", help="benchmark suites that rerun the seed papers' headline experiments")
     bench_sub = bench.add_subparsers(dest="bench_command", required=True)
@@ -24,7 +37,7 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quick", action="store_true", help="small settings: well under a minute on 2 CPU cores")
     run.add_argument("--out", default="bench-out", help="output root (default: bench-out, git-ignored)")
     run.add_argument("--device", default="cpu", help="cpu, cuda or auto")
-    run.add_argument("--seed", type=int, default=0, help="base seed of every draw")
+    run.add_argument("--seed", type=_seed, default=0, help="base seed of every draw, in [0, 2**32)")
     run.add_argument("--threads", type=int, default=1, help="torch threads during the run (default 1)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
@@ -53,8 +66,9 @@ def _bench(args: argparse.Namespace) -> int:
     except (DeviceError, ValueError) as exc:
         print(f"kernelreg bench run: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("\ninterrupted: finished cells are saved; rerun the same command to resume.", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        detail = str(exc) or "interrupted; finished cells are saved, rerun the same command to resume."
+        print(f"kernelreg bench run: {detail}", file=sys.stderr)
         return 130
     print(f"{args.suite}: {len(summary.computed)} cells computed, {len(summary.reused)} reused, "
           f"{len(summary.failed)} failed, {summary.time_s:.1f} s")
@@ -76,15 +90,19 @@ def main(argv: list[str] | None = None) -> int:
     -------
     int
         0 on success, 1 when a benchmark cell failed, 2 for an unknown suite, device or bad option, 130
-        when interrupted.
+        when interrupted (Ctrl-C: one line on stderr, no traceback).
     """
     args = _build_parser().parse_args(argv)
-    if args.command == "demo":
-        from kernelreg.demo import run
+    try:
+        if args.command == "demo":
+            from kernelreg.demo import run
 
-        run(device=args.device, seed=args.seed)
-        return 0
-    return _bench(args)
+            run(device=args.device, seed=args.seed)
+            return 0
+        return _bench(args)
+    except KeyboardInterrupt:  # e.g. while importing torch, before a run started
+        print(f"kernelreg {args.command}: interrupted.", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

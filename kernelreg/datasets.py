@@ -132,14 +132,39 @@ def _count(value: Any, name: str, owner: str, minimum: int = 1) -> int:
     return int(value)
 
 
+def _interval(low: Any, high: Any, owner: str) -> tuple[float, float]:
+    """Finite real end points with low < high, else a ValueError naming the loader and both values."""
+    for name, value in (("low", low), ("high", high)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise ValueError(f"{owner} needs {name} to be a real number; got {name}={value!r}.")
+        if not np.isfinite(value):
+            raise ValueError(f"{owner} needs finite end points; got {name}={value!r}.")
+    if not low < high:
+        raise ValueError(f"{owner} needs low < high for the interval [low, high]; got low={low!r}, high={high!r}.")
+    return float(low), float(high)
+
+
 def grid_2d(resolution: int = 50, low: float = -1.0, high: float = 1.0) -> np.ndarray:
     """The points of a resolution × resolution uniform mesh of [low, high]² (end points included), axis 0 = x₁.
+
+    Parameters
+    ----------
+    resolution : int, default=50
+        Points per axis, at least 2.
+    low, high : float, default=-1.0, 1.0
+        Finite end points with low < high.
 
     Returns
     -------
     ndarray of shape (resolution**2, 2)
+
+    Raises
+    ------
+    ValueError
+        ``resolution`` is not an integer >= 2, or the end points are not finite reals with low < high.
     """
     resolution = _count(resolution, "resolution", "grid_2d", 2)
+    low, high = _interval(low, high, "grid_2d")
     g = np.linspace(low, high, resolution)
     return np.stack(np.meshgrid(g, g, indexing="ij"), axis=-1).reshape(-1, 2)
 
@@ -315,8 +340,8 @@ def load_compositional(
         Evenly spaced points on [0, 1] (dense; the paper's 500). Ignored when ``sparse``.
     sparse : bool, default=False
         10 training points ``linspace(0, 1, 10)`` and 10 test points ``linspace(0.05, 0.95, 10)``
-        (the paper's placement is unknown; this is the choice of
-        :func:`kernelreg.compositional_training.protocol_data`).
+        (the paper's placement is unknown; this is our choice, the data of the ``compositional``
+        bench suite).
     random_state : None
         Unused (the data are deterministic); accepted for a uniform loader signature.
 
@@ -363,6 +388,9 @@ def load_iat_highfreq(
     DatasetSplit
         Training = test = the mesh (the paper reports training MSE).
     """
+    resolution = _count(resolution, "resolution", "load_iat_highfreq", 2)
+    if isinstance(k, bool) or not isinstance(k, (int, float, np.integer, np.floating)) or not np.isfinite(k):
+        raise ValueError(f"load_iat_highfreq needs a finite real frequency k; got k={k!r}.")
     X = grid_2d(resolution)
     target = Target("iat_highfreq", lambda Z: np.sin(k * np.pi * Z[:, 0]) * np.sin(k * np.pi * Z[:, 1]), {"k": k})
     y = target(X)
@@ -386,6 +414,7 @@ def load_iat_memorization(
     DatasetSplit
         Training = test = the mesh (accuracy is measured on the training points).
     """
+    resolution = _count(resolution, "resolution", "load_iat_memorization", 2)
     rng = check_random_state(random_state)
     X = grid_2d(resolution)
     y = rng.choice([-1.0, 1.0], size=X.shape[0])

@@ -18,8 +18,9 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from kernelreg._torch import to_numpy64
 from kernelreg.features import RandomFeatureMap, freeze
-from kernelreg.networks import MLP, TrainResult, train
+from kernelreg.networks import MLP
 from kernelreg.solvers import Solution, solve
+from kernelreg.training import TrainResult, train
 
 __all__ = ["KernelRegimeRegressor", "KernelRegimeClassifier", "AdaptiveRegressor", "AdaptiveClassifier"]
 
@@ -559,7 +560,7 @@ class AdaptiveRegressor(RegressorMixin, _AdaptiveBase):
     solver_options, optimizer_params : dict or None
         Passed to :func:`kernelreg.solvers.solve` and to the optimizer.
     schedule, early_stopping
-        Passed to :func:`kernelreg.networks.train`.
+        Passed to :func:`kernelreg.training.train`.
     init : str or callable, default="default"
         Weight initialisation of :class:`kernelreg.networks.MLP`.
     warm_start : bool or "kernel", default=False
@@ -575,7 +576,7 @@ class AdaptiveRegressor(RegressorMixin, _AdaptiveBase):
     net_ : kernelreg.networks.MLP
     history_ : list of dict
         Per-epoch training record.
-    train_result_ : kernelreg.networks.TrainResult
+    train_result_ : kernelreg.training.TrainResult
     feature_map_, coef_, intercept_, solution_
         The frozen map and solved output layer (with ``warmup_epochs``).
     kernel_solution_ : Solution or None

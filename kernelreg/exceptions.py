@@ -25,10 +25,15 @@ class SolverError(KernelregError, RuntimeError):
 
 
 class DivergenceError(SolverError):
-    """An iterative solver's loss became non-finite or kept growing: the step size is too large."""
+    """An iterative solver's or training loop's loss became non-finite or kept growing: the step size is too large.
 
-    def __init__(self, message: str, *, method: str) -> None:
+    ``history`` holds the run's per-iteration (or per-epoch) records up to the divergence, when
+    the raiser has them (``kernelreg.training.train`` does), else ``None``.
+    """
+
+    def __init__(self, message: str, *, method: str, history: list[dict] | None = None) -> None:
         super().__init__(message, method=method, status="failed")
+        self.history = history
 
 
 class DeviceError(KernelregError, ValueError):

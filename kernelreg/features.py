@@ -58,7 +58,14 @@ def auto_batch_size(n_features: int, itemsize: int = 8, chunk_bytes: int = CHUNK
 def save_features(path: str | os.PathLike, Phi: ArrayLike) -> Path:
     """Write Φ to ``path`` as .npy atomically: a temporary file in the same folder, then ``os.replace``.
 
-    A crash midway leaves no file at ``path`` that looks complete.
+    A crash midway leaves no file at ``path`` that looks complete. The temporary file is named
+    ``.<name>.kernelreg-tmp-<pid>-<random>``; it is removed on an exception, on SIGTERM, and (after
+    SIGKILL) by the next write to ``path``. The file's permissions follow the umask.
+
+    Raises
+    ------
+    FileExistsError
+        ``path`` exists and is not a regular file (symlink, directory, FIFO, device node, socket).
     """
     path = Path(path)
     Phi = np.asarray(Phi)
@@ -106,8 +113,21 @@ class FeatureMap(TransformerMixin, BaseEstimator, ABC):
         self.dtype_ = resolve_dtype(self.dtype)
         rng = check_random_state(getattr(self, "random_state", None))
         self._fit_map(X, rng)
+        self._check_scale(X)
         self._batch_rows()  # a max_memory too small for one row fails at fit, not midway through an export
         return self
+
+    def _check_scale(self, X: np.ndarray) -> None:
+        """Fail at fit when the training inputs are too large for the fitted map (default: nothing to check)."""
+
+    def _nonfinite_message(self, rows: np.ndarray, xb: torch.Tensor, start: int, stop: int, bad: int) -> str:
+        """Why a chunk's features are not finite; run only after a chunk failed, so it costs nothing otherwise."""
+        x_max = float(np.abs(rows).max()) if rows.size else 0.0
+        return (
+            f"{type(self).__name__} produced {bad} non-finite feature values in rows {start}..{stop - 1} "
+            f"(inputs there up to |x| = {x_max:.3g}); the map overflows on these inputs (try dtype='float64', "
+            "scaled inputs or another activation)."
+        )
 
     def _row_bytes(self) -> int:
         """Working memory of one row of a chunk: input, pre-activation, features, float64 host copy."""
@@ -154,11 +174,7 @@ class FeatureMap(TransformerMixin, BaseEstimator, ABC):
                     )
                 bad = _count_nonfinite(out)
                 if bad:
-                    raise ValueError(
-                        f"{type(self).__name__} produced {bad} non-finite feature values in rows "
-                        f"{start}..{stop - 1}; the activation overflows on these inputs (try "
-                        "dtype='float64', scaled inputs or another activation)."
-                    )
+                    raise ValueError(self._nonfinite_message(rows_np, xb, start, stop, bad))
                 yield start, stop, out.to("cpu", dtype=out_dtype).numpy()
 
     def _check_input(self, X: ArrayLike) -> np.ndarray:
@@ -225,9 +241,12 @@ class FeatureMap(TransformerMixin, BaseEstimator, ABC):
     ) -> Path:
         """Stream Φ(X) into a .npy file chunk by chunk, so Φ larger than memory can be built and solved from disk.
 
-        The file is built under a temporary name in the same folder and renamed into place only when
-        every chunk is written and synced, so an interrupted export leaves nothing that looks
-        complete. Chunks are written with plain file writes (not a writable memory map), so the
+        The file is built under a temporary name in the same folder
+        (``.<name>.kernelreg-tmp-<pid>-<random>``) and renamed into place only when every chunk is
+        written and synced, so an interrupted export leaves nothing that looks complete: the
+        temporary file is removed on an exception (Ctrl-C included) and on SIGTERM, and one left by
+        a killed process is removed by the next export to the same path. The file's permissions
+        follow the umask. Chunks are written with plain file writes (not a writable memory map), so the
         process holds one chunk at a time. Reopen the file with ``np.load(path, mmap_mode="r")``
         and pass that to :func:`kernelreg.solvers.solve`.
 
@@ -243,6 +262,15 @@ class FeatureMap(TransformerMixin, BaseEstimator, ABC):
         Returns
         -------
         pathlib.Path
+
+        Raises
+        ------
+        FileExistsError
+            ``path`` exists and is not a regular file (symlink, directory, FIFO, device node,
+            socket); nothing is computed.
+        ValueError
+            X is malformed, or its features are not finite (the message tells an input scale
+            too large for the map from an activation that overflows).
         """
         if dtype not in _OUT_DTYPES:
             raise ValueError(f"{type(self).__name__}.export: dtype must be 'float64' or 'float32'; got {dtype!r}.")
@@ -290,6 +318,14 @@ class RandomFeatureMap(FeatureMap):
         Parameters of the activation, e.g. ``{"p": 2}`` for ``relu_power``.
     offset_scale : float or None, default=None
         B in γ_i ~ U[−B, B]; None means max‖x‖ over the training inputs.
+    directions : {"random", "grid"}, default="random"
+        How the unit directions ξ_i are chosen:
+
+        - ``"random"``: drawn uniform on the sphere S^{d−1}.
+        - ``"grid"``: deterministic and evenly spaced, for inputs of dimension 2 (angles
+          θ_i = 2πi/n_features on the unit circle, the paper's Experiment 1 reading of
+          "deterministically … uniform on the unit circle") or 1 (ξ_i = +1, −1 alternating).
+          Offsets are still drawn at random.
     random_state : int, RandomState or None, default=None
         Seeds the draw; the same seed gives bitwise-identical Φ on the CPU.
     device : {"cpu", "cuda", "auto"}, default="cpu"
@@ -327,6 +363,7 @@ class RandomFeatureMap(FeatureMap):
         "activation": [str, callable],
         "activation_params": [dict, None],
         "offset_scale": [Interval(Real, 0, None, closed="left"), None],
+        "directions": [StrOptions({"random", "grid"})],
         "random_state": ["random_state"],
     }
 
@@ -337,6 +374,7 @@ class RandomFeatureMap(FeatureMap):
         activation: str | Callable = "relu",
         activation_params: dict | None = None,
         offset_scale: float | None = None,
+        directions: Literal["random", "grid"] = "random",
         random_state: int | np.random.RandomState | None = None,
         device: str = "cpu",
         dtype: Literal["float64", "float32"] = "float64",
@@ -347,6 +385,7 @@ class RandomFeatureMap(FeatureMap):
         self.activation = activation
         self.activation_params = activation_params
         self.offset_scale = offset_scale
+        self.directions = directions
         self.random_state = random_state
         self.device = device
         self.dtype = dtype
@@ -354,11 +393,14 @@ class RandomFeatureMap(FeatureMap):
         self.max_memory = max_memory
 
     def _fit_map(self, X: np.ndarray, rng: np.random.RandomState) -> None:
-        """Draw ξ uniform on the sphere and γ uniform on [−B, B] on the CPU in float64."""
+        """Draw ξ uniform on the sphere (or lay it on the even grid) and γ uniform on [−B, B] on the CPU in float64."""
         self.activation_ = activations.get(self.activation, **(self.activation_params or {}))
         gen = seed_generator(rng)
-        xi = torch.randn(self.n_features, X.shape[1], generator=gen, dtype=torch.float64)
-        xi = xi / xi.norm(dim=1, keepdim=True).clamp_min(torch.finfo(torch.float64).tiny)
+        if self.directions == "grid":
+            xi = _grid_directions(self.n_features, X.shape[1])
+        else:
+            xi = torch.randn(self.n_features, X.shape[1], generator=gen, dtype=torch.float64)
+            xi = xi / xi.norm(dim=1, keepdim=True).clamp_min(torch.finfo(torch.float64).tiny)
         if self.offset_scale is None:
             scale = float(np.sqrt((X.astype(np.float64) ** 2).sum(axis=1)).max()) if X.size else 0.0
         else:
@@ -392,6 +434,53 @@ class RandomFeatureMap(FeatureMap):
         X = self._check_input(X)
         return X @ self.directions_.T - self.offsets_
 
+    def _check_scale(self, X: np.ndarray) -> None:
+        """Refuse inputs whose scale makes the offsets or a bound on |ξ·x − γ| overflow the compute dtype."""
+        if X.size == 0:
+            return
+        index = np.unravel_index(int(np.argmax(np.abs(X))), X.shape)
+        x_max = float(abs(X[index]))
+        limit = float(torch.finfo(self.dtype_).max)
+        offsets_ok = math.isfinite(self.offset_scale_) and bool(np.isfinite(self.offsets_).all())
+        with np.errstate(over="ignore"):  # an overflowing bound is what is being tested
+            xi_norm = float(np.sqrt((self.directions_**2).sum(axis=1)).max())
+            z_bound = xi_norm * math.sqrt(X.shape[1]) * x_max + float(np.abs(self.offsets_).max())
+        if offsets_ok and z_bound <= limit:
+            return
+        cause = (
+            f"the offset scale B = max‖x‖ overflows float64 (offset_scale_={self.offset_scale_:.3g})"
+            if not offsets_ok
+            else f"the pre-activations ξ·x − γ can reach {z_bound:.3g}, beyond the largest {self.dtype} "
+            f"({limit:.3g})"
+        )
+        hint = " or use dtype='float64'" if self.dtype_ != torch.float64 else ""
+        raise ValueError(
+            f"RandomFeatureMap.fit: the inputs are too large: |x| reaches {x_max:.3g} (row {index[0]}, column "
+            f"{index[1]}), and {cause}. Scale the inputs down (e.g. sklearn's StandardScaler){hint}."
+        )
+
+    def _nonfinite_message(self, rows: np.ndarray, xb: torch.Tensor, start: int, stop: int, bad: int) -> str:
+        """Blame the input scale when the pre-activation ξ·x − γ itself overflows, else the activation."""
+        x_max = float(np.abs(rows).max()) if rows.size else 0.0
+        w, b = self._device_params()
+        z = torch.addmm(-b, xb, w)
+        head = f"RandomFeatureMap produced {bad} non-finite feature values in rows {start}..{stop - 1}"
+        if not bool(torch.isfinite(z).all()):
+            hint = " or use dtype='float64'" if self.dtype_ != torch.float64 else ""
+            limit = torch.finfo(self.dtype_).max
+            gamma_max = float(np.abs(self.offsets_).max())
+            return (
+                f"{head}: inputs of magnitude up to |x| = {x_max:.3g} overflow the pre-activation ξ·x − γ in "
+                f"{self.dtype} (largest finite value {limit:.3g}; offsets up to |γ| = {gamma_max:.3g}). Scale the "
+                f"inputs down (e.g. sklearn's StandardScaler){hint}."
+            )
+        name = getattr(self.activation_, "name", self.activation)
+        z_max = float(z.abs().max())
+        return (
+            f"{head}: the activation {name!r} overflows where the pre-activations ξ·x − γ reach |z| = {z_max:.3g} "
+            f"(inputs up to |x| = {x_max:.3g}). Scale the inputs down, use dtype='float64' or another activation."
+        )
+
     def __getstate__(self):
         state = dict(super().__getstate__())
         state.pop("_weights", None)  # device tensors are rebuilt on load, not pickled
@@ -401,6 +490,20 @@ class RandomFeatureMap(FeatureMap):
         super().__setstate__(state)
         if hasattr(self, "directions_"):
             self._weights = self._device_params()
+
+
+def _grid_directions(n: int, d: int) -> torch.Tensor:
+    """Evenly spaced unit directions: angles 2πi/n on the circle (d = 2), or +1, −1 alternating (d = 1)."""
+    if d == 2:
+        theta = torch.arange(n, dtype=torch.float64) * (2.0 * math.pi / n)
+        return torch.stack([torch.cos(theta), torch.sin(theta)], dim=1)
+    if d == 1:
+        return torch.where(torch.arange(n) % 2 == 0, 1.0, -1.0).to(torch.float64).reshape(n, 1)
+    raise ValueError(
+        f"RandomFeatureMap(directions='grid') lays evenly spaced directions on the unit circle, so it "
+        f"needs inputs of dimension 2 (or 1); got X with {d} features. Use directions='random' for "
+        f"d = {d}."
+    )
 
 
 class ModuleFeatureMap(FeatureMap):

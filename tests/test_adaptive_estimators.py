@@ -54,7 +54,7 @@ def test_frozen_features_do_not_follow_later_training(data):
     before = model.feature_map_.transform(X)
     for p in model.net_.parameters():
         p.data.add_(1.0)
-    np.testing.assert_array_equal(model.feature_map_.transform(X), before)
+    np.testing.assert_array_equal(model.feature_map_.transform(X), before)  # bitwise: the same frozen map twice
 
 
 def test_rowdy_kronecker_readout(data):
@@ -109,14 +109,14 @@ def test_grid_search_and_pickle(data):
     ).fit(X, y)
     assert len(grid.cv_results_["params"]) == 4
     model = pickle.loads(pickle.dumps(grid.best_estimator_))
-    np.testing.assert_array_equal(model.predict(X), grid.best_estimator_.predict(X))
+    np.testing.assert_array_equal(model.predict(X), grid.best_estimator_.predict(X))  # bitwise: same weights, same path
 
 
 def test_same_random_state_same_network(data):
     X, y = data
     a = AdaptiveRegressor((10,), max_epochs=5, random_state=3).fit(X, y)
     b = AdaptiveRegressor((10,), max_epochs=5, random_state=3).fit(X, y)
-    np.testing.assert_array_equal(a.predict(X), b.predict(X))
+    np.testing.assert_array_equal(a.predict(X), b.predict(X))  # bitwise: the same training run twice in one process
     assert isinstance(a.net_, MLP)
 
 
@@ -138,3 +138,12 @@ def test_bad_input(data):
         AdaptiveClassifier().fit(X, np.zeros(len(X)))
     with pytest.raises(ValueError, match="'then_solver' parameter"):
         AdaptiveRegressor(warmup_epochs=1, then_solver="newton").fit(X, y)
+
+
+def test_diverging_training_raises_instead_of_returning_the_untrained_start(data):
+    from kernelreg.exceptions import DivergenceError
+
+    X, y = data
+    with pytest.raises(DivergenceError, match=r"train diverged at epoch \d+.*lr=1e\+06.*smaller lr") as info:
+        AdaptiveRegressor(lr=1e6, max_epochs=50, random_state=0).fit(X, y)
+    assert info.value.history[-1]["stop_reason"] == "diverged" and len(info.value.history) < 50

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
+import os
+import signal
+import subprocess
 import sys
+import textwrap
+import time
 from pathlib import Path
 
 import pytest
 
+import kernelreg
 from kernelreg import bench
 from kernelreg.bench import _runner
 from kernelreg.cli import main
@@ -111,26 +118,92 @@ def test_resume_recomputes_only_the_missing_cell(tmp_path, monkeypatch):
     assert not third.reused and len(third.computed) == len(first.computed)
 
 
-def test_interrupt_keeps_finished_cells_and_a_rerun_finishes(tmp_path, monkeypatch):
+def _numbers(summary) -> list[tuple[str, dict]]:
+    """Each cell's result without its wall times (the only entries that differ between two runs)."""
+    return [(c.key, {k: v for k, v in c.result.items() if k != "time_s"}) for c in summary.cells]
+
+
+def test_interrupted_cell_is_not_saved_and_resuming_equals_a_clean_run(tmp_path, monkeypatch):
     cls = bench.SUITES["spectral-targets"]
     original = cls.run_cell
     seen = []
 
     def interrupting(self, cell, ctx):
         seen.append(cell.key)
-        if len(seen) == 3:
+        if len(seen) == 2:
+            original(self, cell, ctx)  # the cell's work is done, but Ctrl-C lands before it returns
             raise KeyboardInterrupt
         return original(self, cell, ctx)
 
     monkeypatch.setattr(cls, "run_cell", interrupting)
-    with pytest.raises(KeyboardInterrupt):
-        bench.run_suite("spectral-targets", tmp_path, quick=True, progress=False, log=lambda m: None)
-    saved = sorted(p.stem for p in (tmp_path / "spectral-targets" / "cells").glob("*.json"))
-    assert saved == sorted(seen[:2])
-    assert not list((tmp_path / "spectral-targets" / "cells").glob("*.tmp"))
+    with pytest.raises(KeyboardInterrupt) as interrupt:
+        bench.run_suite("spectral-targets", tmp_path / "resumed", quick=True, progress=False, log=lambda m: None)
+    assert str(interrupt.value).startswith(f"spectral-targets interrupted during cell '{seen[1]}': 1 of 15 cells")
+    cell_dir = tmp_path / "resumed" / "spectral-targets" / "cells"
+    assert sorted(os.listdir(cell_dir)) == [f"{seen[0]}.json"]  # the 2nd cell is not saved, no temp file is left
     monkeypatch.setattr(cls, "run_cell", original)
-    summary = bench.run_suite("spectral-targets", tmp_path, quick=True, progress=False)
-    assert sorted(summary.reused) == saved and len(summary.computed) == len(summary.cells) - 2
+    resumed = bench.run_suite("spectral-targets", tmp_path / "resumed", quick=True, progress=False)
+    assert resumed.reused == [seen[0]] and len(resumed.computed) == len(resumed.cells) - 1 and not resumed.failed
+    clean = bench.run_suite("spectral-targets", tmp_path / "clean", quick=True, progress=False)
+    # the same computations in the same process: the resumed run reproduces the clean one exactly
+    assert _numbers(resumed) == _numbers(clean)
+    assert [r["test_mse"] for r in resumed.rows] == [r["test_mse"] for r in clean.rows]
+
+
+def test_a_ctrl_c_caught_inside_a_cell_still_stops_the_run_unsaved(tmp_path, monkeypatch):
+    cls = bench.SUITES["spectral-targets"]
+    original = cls.run_cell
+
+    def swallowing(self, cell, ctx):
+        result = original(self, cell, ctx)
+        try:  # a real SIGINT, handled the way the old training loop did: caught and turned into a return
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)
+        except KeyboardInterrupt:
+            result["stop_reason"] = "interrupted"
+        return result
+
+    monkeypatch.setattr(cls, "run_cell", swallowing)
+    with pytest.raises(KeyboardInterrupt, match="interrupted during cell 'sparse_fourier_step'"):
+        bench.run_suite("spectral-targets", tmp_path, quick=True, progress=False, log=lambda m: None)
+    assert os.listdir(tmp_path / "spectral-targets" / "cells") == []
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the runner put the handler back
+
+
+def test_real_sigint_to_the_cli_exits_130_with_one_line_and_saves_only_finished_cells(tmp_path):
+    cell_dir = tmp_path / "compositional" / "cells"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(kernelreg.__file__).parents[1]),
+                                                       os.environ.get("PYTHONPATH", "")]))
+    command = [sys.executable, "-m", "kernelreg.cli", "bench", "run", "compositional", "--quick", "--no-progress",
+               "--out", str(tmp_path)]
+    inherited = signal.getsignal(signal.SIGINT)
+    if inherited is signal.SIG_IGN:  # a background job ignores SIGINT, and the child would inherit that
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+    try:
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+    finally:
+        signal.signal(signal.SIGINT, inherited)
+    try:
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and not list(cell_dir.glob("*.json")) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert proc.poll() is None, "the run ended before it could be interrupted"
+        proc.send_signal(signal.SIGINT)  # the first cell is saved; the second is running
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert lines[0].startswith("kernelreg bench run: compositional interrupted during cell")
+    assert "rerun the same command to resume" in lines[0]
+    saved = sorted(os.listdir(cell_dir))
+    assert 1 <= len(saved) < 9 and all(name.endswith(".json") for name in saved)  # no temp files
+    for name in saved:
+        assert "result" in json.loads((cell_dir / name).read_text())
+    assert not (tmp_path / "compositional" / "results.json").exists()
 
 
 def test_a_failing_cell_is_reported_and_retried(tmp_path, monkeypatch):
@@ -227,6 +300,98 @@ def test_all_names_resolve(module):
     assert mod.__all__
     for name in mod.__all__:
         assert hasattr(mod, name), f"{module}.__all__ lists {name!r}, which does not exist"
+
+
+@pytest.mark.parametrize("seed", ["-1", "4294967296", "1.5", "abc"])
+def test_cli_seed_outside_the_numpy_range_is_a_usage_error(tmp_path, capsys, seed):
+    for argv in (["bench", "run", "spectral-targets", "--quick", "--out", str(tmp_path), "--seed", seed],
+                 ["demo", "--seed", seed]):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 2
+        err = capsys.readouterr().err
+        assert "argument --seed: must be an integer in [0, 4294967295]" in err and repr(seed)[1:-1] in err
+    assert not (tmp_path / "spectral-targets").exists()
+
+
+def test_run_suite_rejects_seeds_it_would_have_to_mask(tmp_path):
+    for seed in (-1, 2**32, 1.0, True):
+        with pytest.raises(ValueError, match=r"seed must be an integer in \[0, 2\*\*32 - 1\].*got seed="):
+            bench.run_suite("spectral-targets", tmp_path, quick=True, seed=seed, progress=False)
+    assert _runner._check_seed(2**32 - 1) == 2**32 - 1
+    assert not (tmp_path / "spectral-targets").exists()
+
+
+_TINY_SUITE = """
+from kernelreg.bench import Cell, Suite
+
+OFFSET = {offset}
+
+
+class TinySuite(Suite):
+    \"\"\"{doc}\"\"\"
+
+    name = "tiny"
+    title = "tiny"
+    keys = ("a", "b", "c")
+    fail = ()
+
+    def settings(self, quick):
+        return {{"scale": 2}}
+
+    def cells(self, ctx):
+        return [Cell(key, {{"index": i}}) for i, key in enumerate(self.keys)]
+
+    def run_cell(self, cell, ctx):
+        if cell.key in self.fail:
+            raise RuntimeError("broken")
+        return {{"value": ctx.settings["scale"] * cell.params["index"] + OFFSET}}  # {comment}
+
+    def rows(self, cells, ctx):
+        return [{{"key": c.key, "value": c.result["value"]}} for c in cells]
+
+    def report(self, rows, cells, ctx):
+        return "tiny"
+"""
+
+
+def _tiny_suite(tmp_path: Path, offset: int = 0, doc: str = "A tiny suite.", comment: str = "plain"):
+    """A fresh TinySuite from a module file written now (so its source can change between runs)."""
+    path = tmp_path / "tiny_suite.py"
+    path.write_text(textwrap.dedent(_TINY_SUITE.format(offset=offset, doc=doc, comment=comment)))
+    spec = importlib.util.spec_from_file_location(f"tiny_suite_{time.monotonic_ns()}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.TinySuite()
+
+
+def test_fingerprint_follows_the_code_not_its_prose(tmp_path):
+    out = tmp_path / "out"
+    first = bench.run_suite(_tiny_suite(tmp_path), out, progress=False)
+    assert first.computed == ["a", "b", "c"] and [r["value"] for r in first.rows] == [0, 2, 4]
+    prose = bench.run_suite(_tiny_suite(tmp_path, doc="Reworded docstring.", comment="another comment"), out,
+                            progress=False)
+    assert prose.reused == ["a", "b", "c"] and not prose.computed  # docstrings and comments do not count
+    changed = bench.run_suite(_tiny_suite(tmp_path, offset=1), out, progress=False)  # Suite.version not bumped
+    assert changed.computed == ["a", "b", "c"] and [r["value"] for r in changed.rows] == [1, 3, 5]
+    code = _runner._suite_code(_tiny_suite(tmp_path))
+    assert "features.py" in code and "solvers/__init__.py" in code and "bench/_runner.py" in code
+    assert "bench/rowdy.py" not in code and "bench/__init__.py" not in code  # other suites do not count
+
+
+def test_cells_whose_keys_are_gone_are_pruned_after_a_complete_run(tmp_path):
+    out = tmp_path / "out"
+    bench.run_suite(_tiny_suite(tmp_path), out, progress=False)
+    cell_dir = out / "tiny" / "cells"
+    (cell_dir / "notes.json").write_text('{"mine": true}')  # not a cell: never touched
+    suite = _tiny_suite(tmp_path)
+    suite.keys, suite.fail = ("a", "b", "d"), ("d",)  # "c" is gone, "d" is new (and fails at first)
+    partial = bench.run_suite(suite, out, progress=False, log=lambda m: None)
+    assert partial.failed and not partial.pruned and (cell_dir / "c.json").exists()  # incomplete run: kept
+    suite.fail = ()
+    complete = bench.run_suite(suite, out, progress=False, log=lambda m: None)
+    assert complete.pruned == ["c"] and complete.reused == ["a", "b"] and complete.computed == ["d"]
+    assert sorted(os.listdir(cell_dir)) == ["a.json", "b.json", "d.json", "notes.json"]
 
 
 def test_an_unknown_device_fails_before_any_cell(tmp_path, capsys):

@@ -3,29 +3,34 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from kernelreg.compositional_training import (
-    METHODS,
+from kernelreg.bench._compositional_protocol import (
     TARGETS,
+    protocol_data,
+    protocol_table,
+    run_protocol,
+    summarize_protocol,
+)
+from kernelreg.datasets import COMPOSITIONAL_CURVES
+from kernelreg.exceptions import KernelregError
+from kernelreg.layers import CompositionalLayer, CompositionalNetwork
+from kernelreg.layers.compositional import triangle
+from kernelreg.training.compositional import (
+    METHODS,
     TrainingConfig,
     default_init_weights,
     finetune,
     pretrain,
-    protocol_table,
     raai_init_weights,
-    run_protocol,
-    summarize_protocol,
     train_baseline,
     train_compositional,
 )
-from kernelreg.exceptions import KernelregError
-from kernelreg.layers import CompositionalLayer, CompositionalNetwork
-from kernelreg.layers.compositional import triangle
 
 F64 = torch.float64
 
@@ -338,6 +343,56 @@ def test_quick_protocol_gives_finite_rows_for_every_cell(sparse):
         start = {r["run"]: r["pretrain_mse"] for r in rows if r["method"] == "no_pretraining" and r["target"] == "x3"}
         enforced = [r for r in rows if r["method"] == "enforced" and r["target"] == "x3"]
         assert all(r["pretrain_epochs"] > 0 and r["pretrain_mse"] < start[r["run"]] / 3 for r in enforced)
+
+
+def test_protocol_targets_are_the_dataset_curves_with_their_convexity():
+    assert set(TARGETS) == set(COMPOSITIONAL_CURVES)
+    for name, mode in TARGETS.items():
+        data = protocol_data(name)
+        x, y = data["x_train"].numpy(), data["y_train"].numpy()
+        np.testing.assert_array_equal(y, COMPOSITIONAL_CURVES[name][1](x))
+        assert np.allclose(x, np.linspace(0, 1, 500), rtol=0, atol=1e-15)
+        # the mode is the curve's shape on [0, 1]: second differences >= 0 (convex) or <= 0 (concave)
+        second = np.diff(y, 2)
+        assert np.all(second >= -1e-15) if mode == "convex" else np.all(second <= 1e-15)
+    sparse = protocol_data("x3", sparse=True)
+    assert sparse["x_train"].shape == (10,) and float(sparse["x_test"][0]) == pytest.approx(0.05)
+
+
+def test_interrupted_stage_reaches_the_caller_and_restores_the_thread_setting(monkeypatch):
+    import kernelreg.training.compositional as comp
+
+    calls = {"n": 0}
+    real = comp._sum_of_run_mses
+
+    def interrupting(pred, target):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt
+        return real(pred, target)
+
+    monkeypatch.setattr(comp, "_sum_of_run_mses", interrupting)
+    before = torch.get_num_threads()
+    x, y = _x3()
+    net = CompositionalNetwork(3, "convex", a_init="uniform", random_state=0)
+    with pytest.raises(KeyboardInterrupt):
+        pretrain(net, x, y, epochs=50, num_threads=1 if before > 1 else 2)
+    assert torch.get_num_threads() == before and calls["n"] == 5
+
+
+def test_diverging_stage_raises_or_keeps_the_best_weights():
+    from sklearn.exceptions import ConvergenceWarning
+
+    from kernelreg.exceptions import DivergenceError
+
+    x, y = _x3()
+    cfg = TrainingConfig(pretrain_epochs=5, finetune_epochs=20, finetune_lr=1e4, warmup_fraction=0.0, lr_decay=1.0,
+                         record_every=0)
+    with pytest.raises(DivergenceError, match="smaller lr"):
+        train_baseline(x, y, config=replace(cfg, on_divergence="raise"), seeds=[0])
+    with pytest.warns(ConvergenceWarning, match="diverged"):
+        fit = train_baseline(x, y, config=cfg, seeds=[0, 1])  # the default: keep the best weights
+    assert fit.history[-1]["stop_reason"] == "diverged" and np.all(np.isfinite(fit.mse))
 
 
 def test_protocol_rejects_unknown_names():

@@ -64,18 +64,6 @@ def test_bumps_peak_at_their_centres():
     assert np.all(np.sign(at_centres[np.abs(heights) > 0.9]) == np.sign(heights[np.abs(heights) > 0.9]))
 
 
-def test_compositional_curves_match_the_protocol_data():
-    from kernelreg.compositional_training import protocol_data
-
-    for curve in datasets.COMPOSITIONAL_CURVES:
-        for sparse in (False, True):
-            ours = datasets.load_compositional(curve, sparse=sparse)
-            ref = protocol_data(curve, sparse=sparse)
-            np.testing.assert_allclose(ours.X_train[:, 0], ref["x_train"].numpy())
-            np.testing.assert_allclose(ours.y_train, ref["y_train"].numpy(), rtol=1e-14)
-            np.testing.assert_allclose(ours.y_test, ref["y_test"].numpy(), rtol=1e-14)
-
-
 def test_iat_and_rowdy_tasks():
     fit = datasets.load_iat_highfreq()
     assert fit.X_train.shape == (2500, 2)
@@ -120,6 +108,27 @@ def test_errors_name_the_problem():
         datasets.load_compositional("x4")
     with pytest.raises(ValueError, match="test_size"):
         datasets.load_digits(test_size=1.5)
+
+
+def test_grid_2d_is_the_product_mesh_and_rejects_malformed_intervals():
+    g = datasets.grid_2d(3, 0.0, 2.0)
+    np.testing.assert_array_equal(g[:, 0], np.repeat([0.0, 1.0, 2.0], 3))  # axis 0 = x1 varies slowest
+    np.testing.assert_array_equal(g[:, 1], np.tile([0.0, 1.0, 2.0], 3))
+    for low, high, match in [(1.0, -1.0, r"low < high.*got low=1.0, high=-1.0"), (0.5, 0.5, "low < high"),
+                             (np.nan, 1.0, "finite end points; got low=nan"), (-1.0, np.inf, "high=inf"),
+                             ("0", 1.0, "low to be a real number"), (0.0, None, "high to be a real number"),
+                             (False, 1.0, "low to be a real number")]:
+        with pytest.raises(ValueError, match=match):
+            datasets.grid_2d(4, low, high)
+    for resolution in (1, 2.5, True):
+        with pytest.raises(ValueError, match="grid_2d needs resolution to be an integer >= 2"):
+            datasets.grid_2d(resolution)
+    with pytest.raises(ValueError, match="load_iat_highfreq needs resolution to be an integer >= 2; got resolution=0"):
+        datasets.load_iat_highfreq(0)
+    with pytest.raises(ValueError, match="load_iat_memorization needs resolution"):
+        datasets.load_iat_memorization(1)
+    with pytest.raises(ValueError, match="finite real frequency k; got k=nan"):
+        datasets.load_iat_highfreq(10, k=float("nan"))
 
 
 def test_all_names_resolve():

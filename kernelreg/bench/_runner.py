@@ -3,25 +3,39 @@
 A :class:`Suite` splits its experiment into :class:`Cell` s (one activation, one replication,
 one target, ...). :func:`run_suite` computes each cell, writes it at once to
 ``OUT/SUITE/cells/<key>.json`` (temp file + ``os.replace``), and skips cells whose file already
-holds a result for the same settings — so an interrupted run resumes where it stopped. When every
-cell is done it writes the suite's table (``results.json``, ``results.csv``), its report
+holds a result with the same fingerprint — so an interrupted run resumes where it stopped. When
+every cell is done it writes the suite's table (``results.json``, ``results.csv``), its report
 (``report.md``: our numbers beside the paper's, the settings, the machine and the versions) and
-its PNG figures.
+its PNG figures, and deletes saved cells whose keys the suite no longer produces.
+
+A cell is saved only when ``run_cell`` returned normally and no Ctrl-C arrived while it ran (a
+cell whose code caught the ``KeyboardInterrupt`` is not saved either); the interrupt then reaches
+the caller. A cell's fingerprint covers the suite's settings, the seed, the device, the cell's key
+and parameters, the versions of numpy / scipy / torch / scikit-learn / cvxpy, and the code the cell
+runs (the kernelreg package without the other suites' modules, docstrings and comments left out),
+so a code change recomputes the cells without bumping :attr:`Suite.version` by hand.
 """
 
 from __future__ import annotations
 
+import ast
 import csv
 import hashlib
+import importlib.metadata
+import inspect
 import io
 import json
 import math
 import os
 import platform
+import signal
+import sys
+import threading
 import time
 import traceback
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -29,7 +43,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from kernelreg._io import atomic_open
+from kernelreg._io import atomic_open, remove_stale_temps
 from kernelreg._torch import resolve_device
 from kernelreg.exceptions import KernelregError
 
@@ -254,6 +268,9 @@ class RunSummary:
         Why figures are missing, when they are.
     report_path : Path
     time_s : float
+    pruned : list of str
+        Keys of saved cells deleted because the suite no longer produces them (only after a run
+        in which every cell finished).
     """
 
     out_dir: Path
@@ -266,6 +283,7 @@ class RunSummary:
     figures_note: str
     report_path: Path
     time_s: float
+    pruned: list[str] = field(default_factory=list)
 
 
 class Suite(ABC):
@@ -286,7 +304,9 @@ class Suite(ABC):
     paper : str
         The seed paper and the experiment this suite reruns.
     version : int
-        Bumped when the cell computation changes, so stale cells are recomputed.
+        Part of every cell's fingerprint. Code changes are detected without it (the fingerprint
+        hashes the code); bump it only when results change for a reason outside the hashed code
+        and library versions (e.g. a data file).
     """
 
     name: ClassVar[str] = ""
@@ -323,14 +343,151 @@ class Suite(ABC):
         """Run once before the cells (e.g. warm-ups before timing); default: nothing."""
 
 
-def _fingerprint(suite: Suite, ctx: RunContext, cell: Cell) -> str:
-    """A hash of everything a cell's result depends on, so changed settings recompute it."""
+#: Code digests by file: (mtime_ns, size, digest). Only a speed-up: a changed file has a new stat and is hashed again.
+_CODE_DIGESTS: dict[str, tuple[int, int, str]] = {}
+#: Libraries whose versions enter every cell's fingerprint.
+_FINGERPRINT_LIBRARIES = ("numpy", "scipy", "torch", "scikit-learn", "cvxpy")
+
+
+def _is_docstring(node: ast.stmt) -> bool:
+    """A bare string statement (docstring position)."""
+    return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+
+
+def _code_digest(path: Path) -> str:
+    """sha256 of a module's code without comments, docstrings or layout, so editing prose keeps the saved cells."""
+    st = path.stat()
+    cached = _CODE_DIGESTS.get(str(path))
+    if cached is not None and cached[:2] == (st.st_mtime_ns, st.st_size):
+        return cached[2]
+    source = path.read_bytes()
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:  # not for us to judge: hash the bytes
+        digest = hashlib.sha256(source).hexdigest()
+    else:
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+                if node.body and _is_docstring(node.body[0]):
+                    node.body = node.body[1:] or [ast.Pass()]
+        digest = hashlib.sha256(ast.dump(tree).encode()).hexdigest()
+    _CODE_DIGESTS[str(path)] = (st.st_mtime_ns, st.st_size, digest)
+    return digest
+
+
+def _suite_file(suite: Suite) -> Path | None:
+    """The file defining the suite's class: its module's file, else where its methods were compiled."""
+    cls = type(suite)
+    file = getattr(sys.modules.get(cls.__module__), "__file__", None)
+    if file is None:  # a module loaded without registering itself
+        file = next((v.__code__.co_filename for v in vars(cls).values() if inspect.isfunction(v)), None)
+    return Path(file).resolve() if file else None
+
+
+def _suite_code(suite: Suite) -> dict[str, str]:
+    """Digests of the code a suite's cells run: kernelreg without the other suites' modules, plus the suite's module.
+
+    Every kernelreg module counts except, in ``kernelreg/bench/``, the suites' modules other than
+    this suite's own and the registry ``__init__``; the bench helpers (``_common``, ``_runner``,
+    ...) count. A suite defined outside kernelreg adds its own file.
+    """
+    import kernelreg
+
+    root = Path(kernelreg.__file__).resolve().parent
+    own_path = _suite_file(suite)
+    files = {}
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root)
+        suite_module = not rel.name.startswith("_") or rel.name == "__init__.py"  # bench/__init__ only registers
+        if rel.parts[0] == "bench" and len(rel.parts) == 2 and suite_module and path != own_path:
+            continue
+        files[rel.as_posix()] = _code_digest(path)
+    if own_path is not None and own_path.is_file():
+        files.setdefault(f"suite:{own_path.name}", _code_digest(own_path))
+    return files
+
+
+def _library_versions() -> dict[str, str | None]:
+    """Installed versions of the libraries whose numerics the cells use (read from metadata, nothing imported)."""
+    versions: dict[str, str | None] = {}
+    for name in _FINGERPRINT_LIBRARIES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def _run_digest(suite: Suite) -> str:
+    """One hash of the code and library versions of this run, shared by every cell's fingerprint."""
+    blob = json.dumps({"code": _suite_code(suite), "libraries": _library_versions()}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _fingerprint(suite: Suite, ctx: RunContext, cell: Cell, code: str) -> str:
+    """A hash of everything a cell's result depends on, so changed settings, code or libraries recompute it."""
     blob = json.dumps(
         to_jsonable({"suite": suite.name, "version": suite.version, "settings": ctx.settings, "seed": ctx.seed,
-                     "device": ctx.device, "key": cell.key, "params": cell.params}),
+                     "device": ctx.device, "key": cell.key, "params": cell.params, "code": code}),
         sort_keys=True,
     )
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+@contextmanager
+def _sigint_watch() -> Iterator[list[bool]]:
+    """Note a Ctrl-C during a cell even when the cell's code catches the KeyboardInterrupt, so the cell is not saved.
+
+    The previous handler still runs (Python's default raises ``KeyboardInterrupt``) and is
+    restored afterwards. Outside the main thread, or over a non-Python handler, nothing is
+    installed.
+    """
+    seen = [False]
+    if threading.current_thread() is not threading.main_thread():
+        yield seen
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    if not callable(previous):
+        yield seen
+        return
+
+    def on_sigint(signum, frame):
+        seen[0] = True
+        previous(signum, frame)
+
+    signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield seen
+    finally:
+        if signal.getsignal(signal.SIGINT) is on_sigint:  # leave a handler the cell installed and kept
+            signal.signal(signal.SIGINT, previous)
+
+
+def _prune_cells(cell_dir: Path, suite_name: str, keys: set[str]) -> list[str]:
+    """Delete this suite's saved cells whose keys are no longer produced (and their writers' stale temp files)."""
+    pruned = []
+    for path in sorted(cell_dir.glob("*.json")):
+        if path.stem in keys:
+            continue
+        try:
+            saved = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # not a cell this runner wrote: leave it alone
+        if isinstance(saved, dict) and saved.get("suite") == suite_name and "fingerprint" in saved:
+            path.unlink(missing_ok=True)
+            remove_stale_temps(path)
+            pruned.append(path.stem)
+    return pruned
+
+
+def _check_seed(seed: Any) -> int:
+    """The run's base seed: an integer in [0, 2**32), the range numpy and scikit-learn seeds take (no masking)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) < 2**32:
+        raise ValueError(
+            f"seed must be an integer in [0, 2**32 - 1] = [0, 4294967295], the range of numpy and scikit-learn "
+            f"seeds; got seed={seed!r}."
+        )
+    return int(seed)
 
 
 def _load_cell(path: Path, fingerprint: str) -> dict | None:
@@ -402,7 +559,7 @@ def run_suite(
     device : {"cpu", "cuda", "auto"}, default="cpu"
         Where features, solves and training run.
     seed : int, default=0
-        Base seed of every draw of the run.
+        Base seed of every draw of the run, in [0, 2**32).
     progress : bool, default=True
         A tqdm progress bar over the cells.
     threads : int or None, default=1
@@ -419,17 +576,20 @@ def run_suite(
     Raises
     ------
     ValueError
-        An unknown suite name (the message lists the suites).
+        An unknown suite name (the message lists the suites), or a seed outside [0, 2**32).
     kernelreg.exceptions.DeviceError
         An unknown device, or "cuda" on a machine without a CUDA GPU.
     KeyboardInterrupt
-        Re-raised after the cells finished so far are saved; rerun the same command to resume.
+        Ctrl-C during the run (also when a cell's own code caught it). The cell it interrupted is
+        not saved; the cells finished before it are, and the message says how many and where.
+        Rerun the same command to resume: the result equals an uninterrupted run's.
     """
     from tqdm.auto import tqdm
 
     from kernelreg.bench import get_suite
 
     suite = get_suite(suite) if isinstance(suite, str) else suite
+    seed = _check_seed(seed)
     resolve_device(device)  # an unavailable or unknown device fails here, not in every cell
     out_root = Path(out)
     out_dir = out_root / suite.name
@@ -451,16 +611,19 @@ def run_suite(
             raise KernelregError(f"suite {suite.name!r} produced duplicate cell keys; every cell needs its own key.")
         bar = tqdm(cells, desc=suite.name, unit="cell", disable=not progress, leave=True, dynamic_ncols=True)
         ctx.log = log or (tqdm.write if progress else print)
+        code = _run_digest(suite)
         finished: list[CellResult] = []
         computed: list[str] = []
         reused: list[str] = []
         failed: dict[str, str] = {}
         prepared = False
+        current = None
         try:
             for cell in bar:
+                current = cell.key
                 bar.set_postfix_str(cell.key, refresh=False)
                 path = cell_dir / f"{cell.key}.json"
-                fp = _fingerprint(suite, ctx, cell)
+                fp = _fingerprint(suite, ctx, cell, code)
                 saved = _load_cell(path, fp)
                 if saved is not None:
                     finished.append(CellResult(cell.key, cell.params, saved["result"], float(saved.get("time_s", 0.0)),
@@ -471,14 +634,18 @@ def run_suite(
                     suite.prepare(ctx)
                     prepared = True
                 t0 = time.perf_counter()
-                try:
-                    result = suite.run_cell(cell, ctx)
-                except (KeyboardInterrupt, SystemExit):
-                    raise
-                except Exception as exc:  # one broken cell must not lose the others
-                    failed[cell.key] = f"{type(exc).__name__}: {exc}"
-                    ctx.log(f"[{suite.name}] cell {cell.key} failed: {type(exc).__name__}: {exc}")
-                    ctx.log("".join(traceback.format_exception(exc)[-3:]))
+                error = None
+                with _sigint_watch() as interrupted:
+                    try:
+                        result = suite.run_cell(cell, ctx)
+                    except Exception as exc:  # one broken cell must not lose the others; Ctrl-C/exit pass through
+                        error = exc
+                if interrupted[0]:  # the cell's own code caught the KeyboardInterrupt: its result is partial
+                    raise KeyboardInterrupt(f"Ctrl-C in cell {cell.key!r}, caught inside the cell")
+                if error is not None:
+                    failed[cell.key] = f"{type(error).__name__}: {error}"
+                    ctx.log(f"[{suite.name}] cell {cell.key} failed: {type(error).__name__}: {error}")
+                    ctx.log("".join(traceback.format_exception(error)[-3:]))
                     continue
                 elapsed = time.perf_counter() - t0
                 result = to_jsonable(result)
@@ -487,12 +654,18 @@ def run_suite(
                                          "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "result": result})
                 finished.append(CellResult(cell.key, cell.params, result, elapsed))
                 computed.append(cell.key)
-        except KeyboardInterrupt:
-            ctx.log(f"[{suite.name}] interrupted: {len(finished)} of {len(cells)} cells are saved in {cell_dir}; "
-                    "rerun the same command to resume.")
-            raise
+            current = None
+        except KeyboardInterrupt as exc:
+            during = f" during cell {current!r}" if current else ""
+            raise KeyboardInterrupt(
+                f"{suite.name} interrupted{during}: {len(finished)} of {len(cells)} cells are saved in {cell_dir}; "
+                "rerun the same command to resume."
+            ) from exc
         finally:
             bar.close()
+        pruned = _prune_cells(cell_dir, suite.name, set(keys)) if not failed else []
+        if pruned:
+            ctx.log(f"[{suite.name}] removed {len(pruned)} saved cells this suite no longer has: {', '.join(pruned)}")
 
         rows = suite.rows(finished, ctx)
         env = environment(ctx.device)
@@ -547,7 +720,8 @@ def run_suite(
         report += ["## Settings", "", _settings_table(settings), "", "## Machine and versions", "",
                    _environment_md(env), ""]
         report_path = atomic_write_text(out_dir / "report.md", "\n".join(report))
-        return RunSummary(out_dir, rows, finished, computed, reused, failed, figures, figures_note, report_path, total)
+        return RunSummary(out_dir, rows, finished, computed, reused, failed, figures, figures_note, report_path, total,
+                          pruned)
     finally:
         if threads is not None:
             torch.set_num_threads(prev_threads)

@@ -1,7 +1,8 @@
 """Suite ``compositional``: the compositional-ReLU paper's Table 1 and sparse-data table, plus exact region counts.
 
-Wraps :func:`kernelreg.compositional_training.run_protocol` (Milkert, Hyde & Laine, ICML 2025;
-``research/compositional.md`` §4): a 4-wide ReLU network with 5 hidden layers fits x³, x¹¹,
+Runs the paper's protocol (``bench/_compositional_protocol.py``: its targets, its numbers and
+``run_protocol``, on the training of :mod:`kernelreg.training.compositional`; Milkert, Hyde &
+Laine, ICML 2025; ``research/compositional.md`` §4): a 4-wide ReLU network with 5 hidden layers fits x³, x¹¹,
 sin(πx/2) and tanh(3x) on 500 evenly spaced points of [0, 1] (and the sparse 10 + 10 variant) by
 five methods — PyTorch's default init, RAAI, no pretraining, free scales, differentiability
 enforced — with the same full-batch Adam budget; min and mean MSE over the runs beside the paper's.
@@ -12,7 +13,7 @@ its **exact linear regions** on [0, 1] are counted at initialisation and after t
 initialisation for the compositional networks, kept through training.
 
 Chosen here: the paper's "1000 epochs" as the total Adam budget (split between the stages as
-:class:`~kernelreg.compositional_training.TrainingConfig` does), 30 runs; everything else is the
+:class:`~kernelreg.training.compositional.TrainingConfig` does), 30 runs; everything else is the
 protocol module's documented choice.
 """
 
@@ -26,21 +27,24 @@ import torch
 from kernelreg.bench._common import cell_seed
 from kernelreg.bench._plots import new_figure, save_figure
 from kernelreg.bench._runner import Cell, CellResult, RunContext, Suite, markdown_table
-from kernelreg.compositional_training import (
-    METHODS,
+from kernelreg.bench._compositional_protocol import (
     TARGETS,
-    TrainingConfig,
-    default_init_weights,
     protocol_data,
     protocol_table,
-    raai_init_weights,
     run_protocol,
     summarize_protocol,
+)
+from kernelreg.datasets import COMPOSITIONAL_CURVES
+from kernelreg.diagnostics import count_linear_regions_1d
+from kernelreg.layers import CompositionalNetwork
+from kernelreg.training.compositional import (
+    METHODS,
+    TrainingConfig,
+    default_init_weights,
+    raai_init_weights,
     train_baseline,
     train_compositional,
 )
-from kernelreg.diagnostics import count_linear_regions_1d
-from kernelreg.layers import CompositionalNetwork
 
 __all__ = ["CompositionalSuite"]
 
@@ -91,12 +95,12 @@ class CompositionalSuite(Suite):
                                 epochs=s["epochs"], random_state=ctx.seed, sparse=cell.params["sparse"])
             return {"rows": rows}
         target = cell.params["target"]
-        mode = TARGETS[target][1]
+        mode = TARGETS[target]
         cfg = TrainingConfig().with_total_epochs(s["epochs"])
         data = protocol_data(target)
         seed = cell_seed(ctx.seed, 500)
         x_plot = torch.linspace(0, 1, 201, dtype=torch.float64)
-        out: dict = {"methods": {}, "x": x_plot.tolist(), "y": TARGETS[target][0](x_plot).tolist()}
+        out: dict = {"methods": {}, "x": x_plot.tolist(), "y": COMPOSITIONAL_CURVES[target][1](x_plot.numpy()).tolist()}
         for method in s["methods"]:
             init = _init_network(method, cfg, mode, seed)
             if method in ("default", "raai"):
@@ -171,7 +175,7 @@ class CompositionalSuite(Suite):
             ax.bar(x - 0.2, init, 0.4, label="at init")
             ax.bar(x + 0.2, trained, 0.4, label="trained")
             ax.set_xticks(x, methods, rotation=45, ha="right", fontsize=7)
-            ax.set_title(f"linear pieces on [0, 1]: {TARGETS[c.params['target']][2]}", fontsize=8)
+            ax.set_title(f"linear pieces on [0, 1]: {COMPOSITIONAL_CURVES[c.params['target']][0]}", fontsize=8)
         axes[0, 0].legend(fontsize=7)
         paths.append(save_figure(fig, ctx.fig_dir / "regions.png"))
         fig, axes = new_figure(1, len(reg), width=3.6, height=3.0)
@@ -180,7 +184,7 @@ class CompositionalSuite(Suite):
             ax.plot(x, c.result["y"], "k-", lw=2, label="target")
             for m in methods:
                 ax.plot(x, c.result["methods"][m]["fit"], lw=0.9, label=m)
-            ax.set_title(TARGETS[c.params["target"]][2], fontsize=8)
+            ax.set_title(COMPOSITIONAL_CURVES[c.params["target"]][0], fontsize=8)
         axes[0, 0].legend(fontsize=6)
         paths.append(save_figure(fig, ctx.fig_dir / "fits.png"))
         return paths

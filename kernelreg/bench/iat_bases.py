@@ -28,7 +28,8 @@ from kernelreg.bench._plots import new_figure, save_figure
 from kernelreg.bench._runner import Cell, CellResult, RunContext, Suite, fmt, markdown_table
 from kernelreg.datasets import load_iat_highfreq, load_iat_memorization
 from kernelreg.diagnostics import count_activation_patterns_2d
-from kernelreg.networks import MLP, train
+from kernelreg.networks import MLP
+from kernelreg.training import train
 
 __all__ = ["IATBasesSuite", "PAPER_TABLE2", "PAPER_TABLE3", "BASES"]
 

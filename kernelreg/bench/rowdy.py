@@ -31,7 +31,8 @@ from kernelreg.bench._plots import new_figure, save_figure
 from kernelreg.bench._runner import Cell, CellResult, RunContext, Suite, markdown_table
 from kernelreg.datasets import load_rowdy_discontinuous, load_rowdy_sine, load_two_circles, load_two_moons
 from kernelreg.diagnostics import count_activation_patterns_2d
-from kernelreg.networks import MLP, train
+from kernelreg.networks import MLP
+from kernelreg.training import train
 
 __all__ = ["RowdySuite", "PAPER_TIMES"]
 

@@ -34,7 +34,8 @@ from kernelreg.bench._runner import Cell, CellResult, RunContext, Suite, markdow
 from kernelreg.datasets import load_digits
 from kernelreg.diagnostics import eigen_auc, regime_delta, similarity_matrix, w2_distance, zero_planes
 from kernelreg.estimators import AdaptiveClassifier
-from kernelreg.networks import MLP, Callback, train
+from kernelreg.networks import MLP
+from kernelreg.training import Callback, train
 
 __all__ = ["WarmupFreezeSuite", "PAPER_OUTCOMES", "ZeroPlaneTracker"]
 

@@ -1,4 +1,4 @@
-"""Three-stage training of compositional (triangle-wave) ReLU networks, its baselines and the paper's protocol.
+"""Three-stage training of compositional (triangle-wave) ReLU networks, and its baselines.
 
 Milkert, Hyde & Laine, *Compelling ReLU networks to exhibit exponentially many linear regions at
 initialization and during training* (ICML 2025; seed papers 001 + 004, ``research/compositional.md``
@@ -14,23 +14,23 @@ initialization and during training* (ICML 2025; seed papers 001 + 004, ``researc
 Baselines on the same data and the same number of Adam steps: PyTorch's default initialisation of
 the same 4-wide, d-deep ReLU MLP, RAAI, and "no pretraining" (stage 1 then stage 3).
 
-The protocol runner trains the runs of one (target, method) cell *together*: the n_runs networks
-are stacked along a leading axis and trained by one full-batch Adam on the sum of their MSEs.
-Adam is elementwise and each run's loss touches only its own parameters, so this is exactly n_runs
-independent trainings (each seeded on its own), only faster.
+The runs of one method are trained *together*: the n_runs networks are stacked along a leading
+axis (:class:`StackedMLP`, or the blocks of a :class:`~kernelreg.layers.CompositionalLayer`) and
+trained by one full-batch Adam on the sum of their MSEs. Adam is elementwise and each run's loss
+touches only its own parameters, so this is exactly n_runs independent trainings (each seeded on
+its own), only faster. Every stage runs through the one training loop, :func:`kernelreg.training.train`.
 
-This module sits at the networks stage of the flow: it imports layers, ``networks`` (its generic
-training loop :func:`kernelreg.networks.train` runs every stage), ``_torch`` and ``exceptions``.
+The paper's protocol (targets, its numbers, the runner) is a benchmark suite:
+``kernelreg.bench.compositional``. This module imports ``layers``, the training loop, ``_torch``,
+``_checks`` and ``exceptions``.
 """
 
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from numbers import Integral
 from typing import Literal
 
 import numpy as np
@@ -39,16 +39,14 @@ from numpy.typing import ArrayLike
 from sklearn.utils import check_random_state
 from torch import nn
 
+from kernelreg._checks import check_int
 from kernelreg._torch import seed_generator
 from kernelreg.exceptions import KernelregError
 from kernelreg.layers.compositional import CompositionalLayer, CompositionalNetwork
-from kernelreg.networks import train as _train
+from kernelreg.training._train import train as _train
 
 __all__ = [
-    "TARGETS",
     "METHODS",
-    "PAPER_RESULTS",
-    "PAPER_SPARSE_RESULTS",
     "TrainingConfig",
     "StackedMLP",
     "CompositionalFit",
@@ -58,57 +56,12 @@ __all__ = [
     "finetune",
     "train_compositional",
     "train_baseline",
-    "protocol_data",
-    "run_protocol",
-    "summarize_protocol",
-    "protocol_table",
 ]
 
 _DTYPE = torch.float64
 
-#: The paper's targets on [0, 1]: name → (function, mode of the compositional networks, label).
-TARGETS: dict[str, tuple[Callable[[torch.Tensor], torch.Tensor], str, str]] = {
-    "x3": (lambda x: x**3, "convex", "x^3"),
-    "x11": (lambda x: x**11, "convex", "x^11"),
-    "sin": (lambda x: torch.sin(0.5 * math.pi * x), "concave", "sin(pi x/2)"),
-    "tanh": (lambda x: torch.tanh(3 * x), "concave", "tanh(3x)"),
-}
-
-#: Methods of the protocol (paper Table 1 rows).
+#: Training methods (the paper's Table 1 rows): two baselines and three compositional variants.
 METHODS = ("default", "raai", "no_pretraining", "free_scales", "enforced")
-_METHOD_LABELS = {
-    "default": "Default (PyTorch init)",
-    "raai": "RAAI",
-    "no_pretraining": "No pretraining",
-    "free_scales": "Differentiability not enforced (free scales)",
-    "enforced": "Differentiability enforced",
-}
-
-#: Paper Table 1 (dense data, 500 points; min and mean MSE over 30 runs). sin/tanh are lost.
-PAPER_RESULTS: dict[tuple[str, str], dict[str, float]] = {
-    ("default", "x3"): {"min": 2.11e-5, "mean": 7.20e-2},
-    ("default", "x11"): {"min": 2.19e-5, "mean": 2.82e-2},
-    ("raai", "x3"): {"min": 2.14e-5, "mean": 3.97e-2},
-    ("raai", "x11"): {"min": 4.40e-5, "mean": 4.12e-2},
-    ("no_pretraining", "x3"): {"min": 7.63e-7, "mean": 3.89e-5},
-    ("no_pretraining", "x11"): {"min": 1.86e-5, "mean": 3.56e-4},
-    ("free_scales", "x3"): {"min": 1.64e-7, "mean": 1.02e-5},
-    ("free_scales", "x11"): {"min": 3.20e-6, "mean": 3.73e-5},
-    ("enforced", "x3"): {"min": 7.86e-8, "mean": 5.27e-7},
-    ("enforced", "x11"): {"min": 8.86e-7, "mean": 7.87e-6},
-}
-
-#: Paper's sparse-data table (10 training, 10 test points; minimum test MSE).
-PAPER_SPARSE_RESULTS: dict[tuple[str, str], dict[str, float]] = {
-    ("default", "x3"): {"min": 2.41e-4},
-    ("default", "x11"): {"min": 2.14e-3},
-    ("default", "sin"): {"min": 2.27e-5},
-    ("default", "tanh"): {"min": 1.60e-4},
-    ("enforced", "x3"): {"min": 5.65e-6},
-    ("enforced", "x11"): {"min": 6.53e-4},
-    ("enforced", "sin"): {"min": 7.92e-7},
-    ("enforced", "tanh"): {"min": 5.09e-6},
-}
 
 #: RAI's constants (Lu, Shin, Su & Karniadakis 2020, public code): N(0, 0.6007²/fan_in) and Beta(2, 1).
 _RAI_SIGMA = 0.6007
@@ -117,7 +70,7 @@ _RAI_SIGMA = 0.6007
 # ---- configuration ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class TrainingConfig:
-    """Settings shared by every method of the protocol (derive variants with ``dataclasses.replace``).
+    """Settings every training method shares, so all get one budget (vary them with ``dataclasses.replace``).
 
     Parameters
     ----------
@@ -151,6 +104,12 @@ class TrainingConfig:
         Torch intra-op threads while a training loop runs (restored afterwards). These networks
         are tiny, so extra threads only add synchronisation (10× slower on a busy 2-core
         machine); ``None`` leaves torch's setting alone.
+    on_divergence : {"raise", "restore"}, default="restore"
+        When a stage's summed loss becomes non-finite or explodes (see
+        :func:`kernelreg.training.train`): ``"restore"`` keeps the stage's best weights with a
+        ``ConvergenceWarning`` and records ``stop_reason="diverged"`` in the history, so one bad run
+        does not cost the other runs trained with it; ``"raise"`` raises
+        :class:`~kernelreg.exceptions.DivergenceError`.
     """
 
     depth: int = 5
@@ -165,6 +124,7 @@ class TrainingConfig:
     width: int = 4
     record_every: int = 100
     num_threads: int | None = 1
+    on_divergence: Literal["raise", "restore"] = "restore"
 
     @property
     def total_epochs(self) -> int:
@@ -173,17 +133,10 @@ class TrainingConfig:
 
     def with_total_epochs(self, epochs: int) -> TrainingConfig:
         """Same split between the stages, scaled to ``epochs`` Adam steps in all."""
-        epochs = _count(epochs, "epochs", "TrainingConfig.with_total_epochs", minimum=2)
+        epochs = check_int(epochs, "epochs", "TrainingConfig.with_total_epochs", minimum=2)
         pre = max(1, int(round(epochs * self.pretrain_epochs / max(self.total_epochs, 1))))
         pre = min(pre, epochs - 1)
         return replace(self, pretrain_epochs=pre, finetune_epochs=epochs - pre)
-
-
-def _count(value: object, name: str, owner: str, minimum: int = 1) -> int:
-    """An integer >= minimum, else a ValueError naming it."""
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
-        raise ValueError(f"{owner} needs {name} to be an integer >= {minimum}; got {name}={value!r}.")
-    return int(value)
 
 
 # ---- n independent MLPs trained as one ----------------------------------------------------------
@@ -279,7 +232,7 @@ def default_init_weights(
     """
     gen = seed_generator(check_random_state(random_state))
     weights, biases = [], []
-    for fan_in, fan_out in _layer_sizes(_count(depth, "depth", "default_init_weights"), width):
+    for fan_in, fan_out in _layer_sizes(check_int(depth, "depth", "default_init_weights"), width):
         bound = 1.0 / math.sqrt(fan_in)
         weights.append((2 * torch.rand(fan_out, fan_in, generator=gen, dtype=_DTYPE) - 1) * bound)
         biases.append((2 * torch.rand(fan_out, generator=gen, dtype=_DTYPE) - 1) * bound)
@@ -310,7 +263,7 @@ def raai_init_weights(
     sources here (research note §4.1, open item 5). Step 2 is our choice of the maximal
     anti-correlation; the original may use a weaker, tuned correlation.
     """
-    depth = _count(depth, "depth", "raai_init_weights")
+    depth = check_int(depth, "depth", "raai_init_weights")
     gen = seed_generator(check_random_state(random_state))
     sizes = _layer_sizes(depth, width)
     weights, biases = [], []
@@ -340,13 +293,13 @@ def _stack(draws: Sequence[tuple[list[torch.Tensor], list[torch.Tensor]]]) -> St
     return StackedMLP(weights, biases)
 
 
-# ---- the training loop (kernelreg.networks.train) --------------------------------------------------
+# ---- every stage through the training loop (kernelreg.training.train) ------------------------------
 @contextmanager
 def _torch_threads(num_threads: int | None):
     """Run the block with ``num_threads`` torch threads and restore the previous setting after it."""
     previous = torch.get_num_threads()
     if num_threads is not None:
-        torch.set_num_threads(_count(num_threads, "num_threads", "the training loop"))
+        torch.set_num_threads(check_int(num_threads, "num_threads", "the training loop"))
     try:
         yield
     finally:
@@ -375,15 +328,18 @@ def _full_batch_adam(
     warmup_fraction: float = 0.0,
     record_every: int = 100,
     num_threads: int | None = 1,
+    on_divergence: Literal["raise", "restore"] = "raise",
     stage: str = "",
 ) -> list[dict]:
-    """Full-batch Adam on the sum of per-column MSEs through :func:`kernelreg.networks.train`.
+    """Full-batch Adam on the sum of per-column MSEs through :func:`kernelreg.training.train`.
 
     X has shape (n_samples, n_in) and Y (n_samples, n_runs); the module maps X to (n_samples,
     n_runs). The learning rate rises linearly over the first ``warmup_fraction`` of the epochs and
-    decays exponentially to ``lr * lr_decay``. The final weights are kept (no best-state restore).
-    Returns the history thinned to every ``record_every`` epochs (``train_loss`` = Σ_r MSE_r), then
-    one final entry with the per-run ``mse`` list and the ``stop_reason``.
+    decays exponentially to ``lr * lr_decay``. The final weights are kept (no best-state restore)
+    unless the loss diverges (then ``on_divergence`` decides, as in ``train``). A
+    ``KeyboardInterrupt`` reaches the caller after the thread setting is restored. Returns the
+    history thinned to every ``record_every`` epochs (``train_loss`` = Σ_r MSE_r), then one final
+    entry with the per-run ``mse`` list and the ``stop_reason``.
     """
     if epochs > 0:
         warm = int(round(warmup_fraction * epochs))
@@ -396,6 +352,7 @@ def _full_batch_adam(
             result = _train(
                 module, X, Y, loss=_sum_of_run_mses, optimizer="adam", lr=lr, max_epochs=epochs,
                 schedule=lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, factor), restore_best=False,
+                on_divergence=on_divergence,
             )
         entries, stop_reason, n_epochs = result.history, result.stop_reason, result.n_epochs
     else:
@@ -443,6 +400,7 @@ def pretrain(
     lr: float = 0.02,
     record_every: int = 100,
     num_threads: int | None = 1,
+    on_divergence: Literal["raise", "restore"] = "raise",
 ) -> list[dict]:
     """Stage 2: Adam on the peak logits (and log-scales in the free variant) through the closed form.
 
@@ -460,11 +418,14 @@ def pretrain(
     record_every : int, default=100
     num_threads : int or None, default=1
         Torch threads during the loop (restored afterwards); ``None`` leaves them alone.
+    on_divergence : {"raise", "restore"}, default="raise"
+        A non-finite or exploding loss raises :class:`~kernelreg.exceptions.DivergenceError`, or
+        restores the best weights with a warning (see :func:`kernelreg.training.train`).
 
     Returns
     -------
     list of dict
-        History of :func:`kernelreg.networks.train` every ``record_every`` epochs (``stage``,
+        History of :func:`kernelreg.training.train` every ``record_every`` epochs (``stage``,
         ``epoch``, ``train_loss`` = the sum of the runs' MSEs, ``lr``, ``time_s``), then a final
         entry (``final=True``) with ``mse``, the list of per-run MSEs after the last step, and
         ``stop_reason``.
@@ -474,11 +435,11 @@ def pretrain(
     The closed form equals the MLP of the same parameters exactly (the tests check it), so its
     gradient is the paper's "backpropagation to the weights, chained to the a_i". The peaks stay
     in (a_margin, 1 − a_margin) because Adam moves the logits θ, never a itself. The loop is
-    :func:`kernelreg.networks.train` (full batch, final weights kept) on the sum of the runs'
+    :func:`kernelreg.training.train` (full batch, final weights kept) on the sum of the runs'
     MSEs, so every run gets exactly its own gradient.
     """
     x, t = _xy(X, y, "pretrain")
-    epochs = _count(epochs, "epochs", "pretrain", 0)
+    epochs = check_int(epochs, "epochs", "pretrain", 0)
     if isinstance(model, CompositionalNetwork):
         X2, Y2 = x[:, None], t[:, None]
     elif isinstance(model, CompositionalLayer):
@@ -492,7 +453,7 @@ def pretrain(
         raise TypeError(f"pretrain trains a CompositionalNetwork or CompositionalLayer; got {type(model).__name__}.")
     dtype = model.logits.dtype
     return _full_batch_adam(model, X2.to(dtype), Y2.to(dtype), epochs=epochs, lr=lr, record_every=record_every,
-                            num_threads=num_threads, stage="pretrain")
+                            num_threads=num_threads, on_divergence=on_divergence, stage="pretrain")
 
 
 def finetune(
@@ -506,6 +467,7 @@ def finetune(
     warmup_fraction: float = 0.05,
     record_every: int = 100,
     num_threads: int | None = 1,
+    on_divergence: Literal["raise", "restore"] = "raise",
 ) -> list[dict]:
     """Stage 3 (and the baselines): Adam on every weight and bias of an MLP, full batch, MSE.
 
@@ -525,6 +487,8 @@ def finetune(
     record_every : int, default=100
     num_threads : int or None, default=1
         Torch threads during the loop (restored afterwards); ``None`` leaves them alone.
+    on_divergence : {"raise", "restore"}, default="raise"
+        As in :func:`pretrain`.
 
     Returns
     -------
@@ -532,13 +496,14 @@ def finetune(
         As :func:`pretrain`.
     """
     x, t = _xy(X, y, "finetune")
-    epochs = _count(epochs, "epochs", "finetune", 0)
+    epochs = check_int(epochs, "epochs", "finetune", 0)
     dtype = next(mlp.parameters()).dtype
     X2 = x[:, None].to(dtype)
     n_out = mlp.n_runs if isinstance(mlp, StackedMLP) else 1
     Y2 = t[:, None].expand(-1, n_out).to(dtype)
     return _full_batch_adam(mlp, X2, Y2, epochs=epochs, lr=lr, lr_decay=lr_decay, warmup_fraction=warmup_fraction,
-                            record_every=record_every, num_threads=num_threads, stage="finetune")
+                            record_every=record_every, num_threads=num_threads, on_divergence=on_divergence,
+                            stage="finetune")
 
 
 # ---- one method, n runs -------------------------------------------------------------------------
@@ -600,7 +565,7 @@ def _seeds(random_state, n_runs: int, seeds: Sequence[int] | None = None, owner:
         if not seeds:
             raise ValueError(f"{owner} got an empty list of seeds; give one seed per run.")
         return seeds
-    n_runs = _count(n_runs, "n_runs", owner)
+    n_runs = check_int(n_runs, "n_runs", owner)
     return [int(s) for s in check_random_state(random_state).randint(2**31 - 1, size=n_runs)]
 
 
@@ -660,7 +625,7 @@ def train_compositional(
     run_seeds = _seeds(random_state, n_runs, seeds, "train_compositional")
     n_runs = len(run_seeds)
     x, t = _xy(X, y, "train_compositional")
-    d = _count(cfg.depth, "depth", "TrainingConfig")
+    d = check_int(cfg.depth, "depth", "TrainingConfig")
     peaks = []
     for seed in run_seeds:
         net = CompositionalNetwork(d, mode, a_init=cfg.a_init, a_margin=cfg.a_margin, random_state=seed)
@@ -678,12 +643,12 @@ def train_compositional(
         pretrain_mse = pre.numpy()
     else:
         history += pretrain(layer, x, t, epochs=cfg.pretrain_epochs, lr=cfg.pretrain_lr, record_every=cfg.record_every,
-                            num_threads=cfg.num_threads)
+                            num_threads=cfg.num_threads, on_divergence=cfg.on_divergence)
         pretrain_mse = np.asarray(history[-1]["mse"])
     mlp = StackedMLP.from_layer(layer)
     history += finetune(mlp, x, t, epochs=finetune_epochs, lr=cfg.finetune_lr, lr_decay=cfg.lr_decay,
                         warmup_fraction=cfg.warmup_fraction, record_every=cfg.record_every,
-                        num_threads=cfg.num_threads)
+                        num_threads=cfg.num_threads, on_divergence=cfg.on_divergence)
     return CompositionalFit(method, mlp, layer, np.asarray(history[-1]["mse"]), pretrain_mse, history)
 
 
@@ -713,173 +678,5 @@ def train_baseline(
     mlp = _stack([draw(cfg.depth, cfg.width, random_state=seed) for seed in run_seeds])
     history = finetune(mlp, x, t, epochs=cfg.total_epochs, lr=cfg.finetune_lr, lr_decay=cfg.lr_decay,
                        warmup_fraction=cfg.warmup_fraction, record_every=cfg.record_every,
-                       num_threads=cfg.num_threads)
+                       num_threads=cfg.num_threads, on_divergence=cfg.on_divergence)
     return CompositionalFit(method, mlp, None, np.asarray(history[-1]["mse"]), None, history)
-
-
-# ---- the paper's protocol ---------------------------------------------------------------------------
-def protocol_data(target: str, sparse: bool = False) -> dict[str, torch.Tensor]:
-    """Training (and test) data of the protocol for one target.
-
-    Dense: 500 evenly spaced points on [0, 1] (training = evaluation, no split, as in the paper).
-    Sparse: 10 training points linspace(0, 1, 10) and 10 test points linspace(0.05, 0.95, 10)
-    (the paper's placement is unknown; this is our choice: an even grid and a shifted even grid).
-
-    Returns
-    -------
-    dict
-        ``x_train``, ``y_train``, ``x_test``, ``y_test`` (float64 tensors; test = train when dense).
-    """
-    if target not in TARGETS:
-        raise ValueError(f"target={target!r} is unknown; use one of {list(TARGETS)}.")
-    fn = TARGETS[target][0]
-    if sparse:
-        x_train = torch.linspace(0, 1, 10, dtype=_DTYPE)
-        x_test = torch.linspace(0.05, 0.95, 10, dtype=_DTYPE)
-    else:
-        x_train = x_test = torch.linspace(0, 1, 500, dtype=_DTYPE)
-    return {"x_train": x_train, "y_train": fn(x_train), "x_test": x_test, "y_test": fn(x_test)}
-
-
-def run_protocol(
-    targets: Sequence[str] = tuple(TARGETS),
-    methods: Sequence[str] = METHODS,
-    n_runs: int = 30,
-    epochs: int | None = None,
-    quick: bool = False,
-    random_state: int | np.random.RandomState | None = 0,
-    sparse: bool = False,
-    config: TrainingConfig | None = None,
-    progress: Callable[[str], None] | None = None,
-) -> list[dict]:
-    """Run the paper's protocol: every method on every target, n_runs seeded runs each.
-
-    Parameters
-    ----------
-    targets : sequence of {"x3", "x11", "sin", "tanh"}, default=all four
-    methods : sequence of {"default", "raai", "no_pretraining", "free_scales", "enforced"}, default=all
-    n_runs : int, default=30
-    epochs : int or None, default=None
-        Total Adam steps per run (every method gets the same); ``None``: the config's
-        ``pretrain_epochs + finetune_epochs``. The stage split keeps the config's ratio.
-    quick : bool, default=False
-        At most 2 runs and 200 epochs (a smoke test).
-    random_state : int, RandomState or None, default=0
-        Seeds of the runs; run r uses the same seed for every method and target.
-    sparse : bool, default=False
-        10 training points and 10 test points instead of 500 points (see :func:`protocol_data`).
-    config : TrainingConfig or None, default=None
-    progress : callable or None, default=None
-        Called with a one-line message after each (target, method) cell.
-
-    Returns
-    -------
-    list of dict
-        One row per (target, method, run): ``target``, ``method``, ``run``, ``seed``, ``mse``
-        (training MSE), ``test_mse`` (test MSE; = mse when dense), ``pretrain_mse`` (closed form
-        after stage 2, or at initialisation for "no_pretraining"; NaN for baselines), ``sparse``,
-        ``epochs``, ``pretrain_epochs``, ``stop_reason`` (of the cell's last training stage:
-        ``"max_epochs"`` normally, ``"nan"`` if a non-finite loss stopped it), ``time_s`` (the
-        cell's wall time, shared by its runs).
-    """
-    cfg = config or TrainingConfig()
-    n_runs = _count(n_runs, "n_runs", "run_protocol")
-    for m in methods:
-        _check_method(m)
-    for tname in targets:
-        if tname not in TARGETS:
-            raise ValueError(f"target={tname!r} is unknown; use one of {list(TARGETS)}.")
-    if quick:
-        n_runs = min(n_runs, 2)
-        epochs = min(epochs or 200, 200)
-    if epochs is not None:
-        cfg = cfg.with_total_epochs(epochs)
-    seeds = _seeds(random_state, n_runs)
-    rows: list[dict] = []
-    for tname in targets:
-        data = protocol_data(tname, sparse)
-        mode = TARGETS[tname][1]
-        for method in methods:
-            start = time.perf_counter()
-            if method in ("default", "raai"):
-                fit = train_baseline(data["x_train"], data["y_train"], method=method, config=cfg, seeds=seeds)
-            else:
-                fit = train_compositional(data["x_train"], data["y_train"], mode=mode, method=method, config=cfg,
-                                          seeds=seeds)
-            elapsed = time.perf_counter() - start
-            with torch.no_grad():
-                test = ((fit.mlp(data["x_test"]) - data["y_test"][:, None]) ** 2).mean(dim=0).numpy()
-            for r in range(n_runs):
-                rows.append({
-                    "target": tname,
-                    "method": method,
-                    "run": r,
-                    "seed": seeds[r],
-                    "mse": float(fit.mse[r]),
-                    "test_mse": float(test[r]),
-                    "pretrain_mse": float(fit.pretrain_mse[r]) if fit.pretrain_mse is not None else float("nan"),
-                    "sparse": bool(sparse),
-                    "epochs": cfg.total_epochs,
-                    "stop_reason": fit.history[-1].get("stop_reason", "max_epochs"),
-                    "pretrain_epochs": 0 if method in ("default", "raai", "no_pretraining") else cfg.pretrain_epochs,
-                    "time_s": elapsed,
-                })
-            if progress is not None:
-                key = "test_mse" if sparse else "mse"
-                vals = np.array([r[key] for r in rows[-n_runs:]])
-                progress(f"{tname:5s} {method:15s} min {vals.min():.3g} mean {vals.mean():.3g} ({elapsed:.1f}s)")
-    return rows
-
-
-def summarize_protocol(rows: Sequence[dict]) -> list[dict]:
-    """Min, mean and median MSE per (sparse, target, method), beside the paper's numbers.
-
-    Dense rows are summarised by their training MSE (the paper's metric), sparse rows by their test
-    MSE. Returns one dict per cell: ``sparse``, ``target``, ``method``, ``metric``, ``n_runs``,
-    ``min``, ``mean``, ``median``, ``max``, ``paper_min``, ``paper_mean`` (NaN where the paper's
-    value is lost or was never reported), ``time_s``.
-    """
-    cells: dict[tuple, list[dict]] = {}
-    for row in rows:
-        cells.setdefault((row["sparse"], row["target"], row["method"]), []).append(row)
-    out = []
-    for (sparse, target, method), cell in cells.items():
-        metric = "test_mse" if sparse else "mse"
-        vals = np.array([r[metric] for r in cell], dtype=np.float64)
-        paper = (PAPER_SPARSE_RESULTS if sparse else PAPER_RESULTS).get((method, target), {})
-        out.append({
-            "sparse": sparse,
-            "target": target,
-            "method": method,
-            "metric": metric,
-            "n_runs": len(cell),
-            "min": float(np.min(vals)),
-            "mean": float(np.mean(vals)),
-            "median": float(np.median(vals)),
-            "max": float(np.max(vals)),
-            "paper_min": paper.get("min", float("nan")),
-            "paper_mean": paper.get("mean", float("nan")),
-            "time_s": float(cell[0]["time_s"]),
-        })
-    return out
-
-
-def _fmt(value: float) -> str:
-    """A number for the markdown table ('—' for NaN)."""
-    return "—" if value is None or not np.isfinite(value) else f"{value:.3g}"
-
-
-def protocol_table(summary: Sequence[dict]) -> str:
-    """A markdown table of :func:`summarize_protocol`'s cells, ours beside the paper's."""
-    lines = [
-        "| data | target | method | runs | min MSE (ours) | min MSE (paper) | mean MSE (ours) | mean MSE (paper) | median (ours) |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for c in summary:
-        data = "sparse (test)" if c["sparse"] else "dense (train)"
-        lines.append(
-            f"| {data} | {TARGETS[c['target']][2]} | {_METHOD_LABELS[c['method']]} | {c['n_runs']} | "
-            f"{_fmt(c['min'])} | {_fmt(c['paper_min'])} | {_fmt(c['mean'])} | {_fmt(c['paper_mean'])} | "
-            f"{_fmt(c['median'])} |"
-        )
-    return "\n".join(lines)
