@@ -46,16 +46,22 @@ def kernel_fit(factor: GramFactor, y: ArrayLike, eps: float) -> tuple[Solution, 
 
 
 class _Stacked:
-    """Features of two fits side by side at fixed points, so that ``compare_fits`` sees one feature map."""
+    """Features of two fits side by side at fixed points, so that ``compare_fits`` sees one feature map.
+
+    The width-n features exist only at the comparison points (Φ is not stored), so any row asked
+    for must be one of them (``compare_fits`` asks in chunks of rows, with ``refine_max=False``).
+    """
 
     def __init__(self, points: np.ndarray, left: np.ndarray, right: np.ndarray) -> None:
-        self.points = points
+        self.index = {row.tobytes(): i for i, row in enumerate(np.ascontiguousarray(points, dtype=np.float64))}
         self.matrix = np.hstack([left, right])
 
     def __call__(self, points: np.ndarray) -> np.ndarray:
-        if points.shape != self.points.shape or not np.array_equal(points, self.points):
-            raise ValueError("the stacked features exist only at the comparison points they were built for.")
-        return self.matrix
+        rows = np.ascontiguousarray(points, dtype=np.float64)
+        try:
+            return self.matrix[[self.index[row.tobytes()] for row in rows]]
+        except KeyError as exc:
+            raise ValueError("the stacked features exist only at the comparison points they were built for.") from exc
 
 
 def _padded(sol: Solution, before: int, after: int) -> Solution:
@@ -75,7 +81,7 @@ class WidthConvergence:
     rows : list of dict
         One per (width, target): ``n``, ``target``, ``kernel_rel_error_fro`` (‖K_n − K∞‖_F/‖K∞‖_F),
         ``kernel_rel_error_2`` (spectral norms), ``rel_error`` (the paper's metric: mean |f_∞ − f_n|
-        / max |f_∞| over the comparison points in the data's convex hull; None without y),
+        / max f_∞ over the comparison points in the data's convex hull; None without y),
         ``norm`` (‖c‖ = the fit's norm in the RKHS of K_n), ``mse``, ``status``, ``time_s``.
     limit : list of dict
         Per target: ``norm`` (the RKHS norm of the limit fit), ``mse``, ``status``.
@@ -132,7 +138,7 @@ class WidthConvergence:
             ax2.loglog([r["n"] for r in rows], [e if e and e > 0 else np.nan for e in errs], "o-", label=str(name))
         ax2.axhline(0.01, color="k", ls=":", lw=1, label="1 %")
         ax2.set_xlabel("width n (random features)", fontsize=11)
-        ax2.set_ylabel("mean |f∞ − f_n| / max |f∞|", fontsize=11)
+        ax2.set_ylabel("mean |f∞ − f_n| / max f∞", fontsize=11)
         ax2.set_title("min-norm fit at width n against the limit fit", fontsize=12)
         ax2.legend(fontsize=10)
         for ax in (ax1, ax2):
@@ -173,6 +179,7 @@ def width_convergence(
     kernel_tol: float = 1e-10,
     random_state: int | np.random.RandomState | None = 0,
     device: str = "cpu",
+    max_mode: str = "signed",
     plot: str | Path | None = None,
 ) -> WidthConvergence:
     """Measure K_n = ΦΦᵀ/n and the width-n min-norm fit against K∞ and the limit (RKHS) fit, for n up to 10⁶.
@@ -206,6 +213,10 @@ def width_convergence(
         Quadrature tolerance of :class:`kernelreg.kernels.LimitKernel`.
     random_state : int, RandomState or None, default=0
     device : str, default="cpu"
+    max_mode : {"signed", "abs"}, default="signed"
+        Denominator of the paper's metric (see :func:`kernelreg.compare.compare_fits`): max f∞ or
+        max |f∞|, taken over the comparison points (the width-n features exist only there, so the
+        maximum is not refined between them).
     plot : path, optional
         Write the two-panel PNG there.
 
@@ -278,7 +289,8 @@ def width_convergence(
             sol, status = kernel_fit(factor_n, Y[:, j], eps)
             r_inf, r_n = F_limit.shape[1], F_n.shape[1]
             features = _Stacked(P, F_limit, F_n)
-            cmp = compare_fits(_padded(lim, 0, r_n), _padded(sol, r_inf, 0), X, features, points=P)
+            cmp = compare_fits(_padded(lim, 0, r_n), _padded(sol, r_inf, 0), X, features, points=P,
+                               max_mode=max_mode, refine_max=False)
             rows.append({**common, "target": names[j], "rel_error": float(cmp.rel_error), "norm": float(sol.norm),
                          "mse": float(sol.mse), "status": status})
     limit = [{"target": names[j], "norm": float(s.norm), "mse": float(s.mse), "status": st}
@@ -287,6 +299,7 @@ def width_convergence(
         "n_samples": N, "d": X.shape[1], "eps": float(eps), "offset_scale": B, "chunk_size": int(chunk_size),
         "n_points": None if P is None else int(P.shape[0]), "kernel_quadrature": kernel.quadrature_,
         "kernel_error_estimate": kernel.error_estimate_, "activation_params": activation_params or {},
+        "max_mode": max_mode,
     }
     report = WidthConvergence(repr(kernel.activation_), widths, rows, limit, settings)
     if plot is not None:

@@ -4,7 +4,7 @@ For each activation (ReLU, ReLU², Step, Logistic, Gaussian, Sinc, Half-Exp) on 
 paper's 2-D targets (Sahs et al. 2025, Exp. 2; ``kernelreg.datasets``):
 
 * the width n at which the width-n min-norm fit is within 1 % (the paper's metric: mean
-  |f∞ − f_n| / max |f∞| over the convex hull of the data) of the limit fit, i.e. the min-norm fit
+  |f∞ − f_n| / max f∞ over the convex hull of the data) of the limit fit, i.e. the min-norm fit
   in the RKHS of K∞ (:func:`kernelreg.convergence.width_convergence`, streamed up to 10⁶ units);
 * ‖K_n − K∞‖/‖K∞‖ against n (the 1/√n Monte-Carlo rate);
 * the eigenvalue decay of K∞ (Nyström on a grid of [−1, 1]²) beside the activation's spectral
@@ -185,7 +185,7 @@ class WidthLimitSuite(Suite):
             "",
             f"N = {s['n_train']} points uniform on [-1, 1]², B = {s['offset_scale']:.4g}, eps = {s['eps']:g} (mean squared training "
             f"error, both fits), widths {s['widths'][0]} … {s['widths'][-1]}, metric = the paper's mean |f∞ − f_n| / "
-            f"max |f∞| over {s['n_points']} points in the convex hull of the data. The width is the smallest tested "
+            f"max f∞ over {s['n_points']} points in the convex hull of the data. The width is the smallest tested "
             "one from which on every larger width stays within the threshold. `*`: eps is infeasible for the "
             "limit kernel in float64 (its eigenvalues fall below the rounding level — the paper's 'unable to "
             "fit' for strongly penalised activations); both fits are then min-norm least-squares fits.",
@@ -238,7 +238,7 @@ class WidthLimitSuite(Suite):
         ax2.axhline(s["threshold"], color="k", ls=":", lw=1, label=f"{s['threshold']:.0%}")
         ax1.set(xlabel="width n", ylabel="‖K_n − K∞‖_F / ‖K∞‖_F")
         ax1.set_title("Gram matrix error", fontsize=12)
-        ax2.set(xlabel="width n", ylabel="mean |f∞ − f_n| / max |f∞|")
+        ax2.set(xlabel="width n", ylabel="mean |f∞ − f_n| / max f∞")
         ax2.set_title(f"Fit distance ({_LABELS[s['targets'][0]]})", fontsize=12)
         for ax in (ax1, ax2):
             ax.legend(fontsize=10)
