@@ -39,6 +39,8 @@ def test_sklearn_version_is_in_the_pinned_range():
         KernelRegimeClassifier(n_features=30, loss="hinge", solver="cvxpy", random_state=0),
         KernelRegimeClassifier(n_features=200, loss="logistic", solver="cvxpy", eps=0.1, fit_intercept=True,
                                random_state=0),
+        # the limit kernel; B = 50 keeps the checks' points inside the ball, where K∞ of ReLU is exact and fast
+        KernelRegimeRegressor(n_features="inf", offset_scale=50.0),
         RandomFeatureMap(n_features=20),
     ]
 )
@@ -94,6 +96,42 @@ def test_coef_shapes_follow_one_rule(data):
     multi = KernelRegimeClassifier(50, random_state=0).fit(X, np.digitize(y, [0.3, 0.9]))
     assert (binary.coef_.shape, binary.n_outputs_) == ((50,), 1)
     assert (multi.coef_.shape, multi.n_outputs_) == ((50, 3), 3)
+
+
+def test_infinite_width_is_kernel_ridge_on_the_limit_kernel_at_the_same_lam(data):
+    from sklearn.kernel_ridge import KernelRidge
+
+    from kernelreg.kernels import LimitKernel
+
+    X, y = data
+    X_test = np.random.default_rng(1).uniform(-1, 1, size=(30, 2))
+    model = KernelRegimeRegressor("inf", eps=1e-3).fit(X, y)
+    assert model.solution_.status == "optimal" and model.solution_.mse == pytest.approx(1e-3, rel=1e-8)
+    assert model.dual_coef_.shape == (40,) and not hasattr(model, "coef_")
+    K = LimitKernel("relu").fit(X)
+    ridge = KernelRidge(alpha=model.solution_.lam, kernel="precomputed").fit(K(X), y)
+    np.testing.assert_allclose(model.predict(X_test), ridge.predict(K(X_test, X)), rtol=1e-9, atol=1e-11)
+    Y = np.column_stack([y, y**2])
+    both = KernelRegimeRegressor("inf", eps=1e-3, activation="tanh").fit(X, Y)
+    ridge = KernelRidge(alpha=both.solution_.lam, kernel="precomputed")
+    Kt = LimitKernel("tanh").fit(X)
+    np.testing.assert_allclose(both.predict(X_test), ridge.fit(Kt(X), Y).predict(Kt(X_test, X)), rtol=1e-8, atol=1e-10)
+    again = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(again.predict(X_test), model.predict(X_test))
+
+
+def test_finite_widths_approach_the_infinite_width_fit(data):
+    # f_n is a Monte Carlo estimate of f_inf: over 5 seeds its mean sits within the seeds' error bar of f_inf
+    X, y = data
+    X_test = np.random.default_rng(1).uniform(-1, 1, size=(30, 2))
+    limit = KernelRegimeRegressor("inf", eps=1e-3).fit(X, y).predict(X_test)
+    gaps = []
+    for n in (500, 8000):
+        fits = np.array([KernelRegimeRegressor(n, eps=1e-3, random_state=s).fit(X, y).predict(X_test) for s in range(5)])
+        z = (fits.mean(axis=0) - limit) / (fits.std(axis=0, ddof=1) / np.sqrt(5))
+        assert np.mean(z**2) < 6.0  # a t(4) variable has E[t^2] = 2
+        gaps.append(np.abs(fits - limit).mean())
+    assert gaps[1] < gaps[0] / 2.5  # ~ 1/sqrt(n): 16x the width, 4x closer
 
 
 def test_multi_output_regression(data):
@@ -462,3 +500,22 @@ def test_diverging_gd_learning_rate(data):
     X, y = data
     with pytest.raises(SolverError, match="smaller"):
         KernelRegimeRegressor(50, solver="gd", random_state=0, solver_options={"lr": 100.0}).fit(X, y)
+
+
+@pytest.mark.parametrize("cls", [KernelRegimeRegressor, KernelRegimeClassifier, kernelreg.AdaptiveRegressor,
+                                 kernelreg.AdaptiveClassifier])
+def test_every_public_class_and_method_has_its_own_numpydoc(cls):
+    import inspect
+
+    doc = inspect.getdoc(cls)
+    for section in ("Parameters\n----------", "Attributes\n----------", "Examples\n--------"):
+        assert section in doc, (cls.__name__, section)
+    assert "<<" not in doc and "as in :class:" not in doc.lower()
+    params = [p for p in inspect.signature(cls).parameters if p != "kwargs"]
+    assert all(f"\n{name} : " in doc for name in params), [p for p in params if f"\n{p} : " not in doc]
+    for name in ("fit", "predict", "partial_fit", "decision_function", "predict_proba", "predict_log_proba"):
+        method = getattr(cls, name, None)
+        if method is None or (name == "partial_fit" and "Adaptive" not in cls.__name__):
+            continue
+        text = inspect.getdoc(method)
+        assert "Parameters\n----------" in text and "Returns\n-------" in text, (cls.__name__, name)

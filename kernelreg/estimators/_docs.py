@@ -9,8 +9,13 @@ __all__ = ["fill_docstring"]
 
 _PIECES = {
     "kernel_regime_parameters": """
-n_features : int, default=1000
-    Width of the hidden layer: the number of columns of Φ.
+n_features : int or "inf", default=1000
+    Width of the hidden layer: the number of columns of Φ. ``"inf"`` solves the same program
+    in the infinite-width limit, on the N×N limit kernel K∞ of this layer's law
+    (:class:`kernelreg.kernels.LimitKernel`) through features Φ_K with Φ_K Φ_Kᵀ = K∞
+    (:func:`kernelreg.kernels.gram_features`): the same exact solver, certificate and status;
+    predictions are K∞(X, X_fit_) @ dual_coef_ + intercept_ (at the min-norm fit's λ this is
+    ``KernelRidge(alpha=solution_.lam, kernel="precomputed")`` on K∞).
 activation : str or callable, default="relu"
     A name of :func:`kernelreg.activations.available` or a callable on torch tensors.
 activation_params : dict or None, default=None
@@ -24,7 +29,9 @@ solver : {"exact", "cvxpy", "gd", "adam", "cg"}, default="exact"
     How the output layer is found (:func:`kernelreg.solvers.solve`):
 
     - ``"exact"``: min-norm solution by linear algebra, certified;
-    - ``"cvxpy"``: the same program (and the hinge / logistic ones) in CVXPY;
+    - ``"cvxpy"``: the same program (and the hinge / logistic ones) in CVXPY, posed on the
+      unique samples in a canonical order (repeats become weights), so that its answer does
+      not depend on sample order or repetition at CVXPY's tolerance;
     - ``"gd"``, ``"adam"``, ``"cg"``: iterations from c = 0 until the mse reaches eps.
 eps : float, default=0.0
     Bound on the mean squared training error (the mean loss for ``loss="hinge"|"logistic"``);
@@ -55,12 +62,21 @@ random_state : int, RandomState or None, default=None
     Seeds the hidden layer's draw.
 verbose : bool or int, default=False
     Report the fit's steps (features, solve status and time) through the ``"kernelreg"`` logger,
-    on stderr when logging is not configured.
+    on stderr when logging is not configured.""",
+    "kernel_regime_kwargs": """
 **kwargs
     Routed sub-parameters ``activation__<name>`` and ``solver__<name>`` (see above).""",
     "kernel_regime_attributes": """
 feature_map_ : kernelreg.features.RandomFeatureMap
-    The fitted frozen hidden layer (ξ in ``directions_``, γ in ``offsets_``).
+    The fitted frozen hidden layer (ξ in ``directions_``, γ in ``offsets_``); not set for
+    ``n_features="inf"``.
+kernel_ : kernelreg.kernels.LimitKernel
+    ``n_features="inf"`` only: the fitted limit kernel K∞.
+X_fit_ : ndarray of shape (n_samples_fit, n_features_in_)
+    ``n_features="inf"`` only: the training inputs K∞ is evaluated against.
+dual_coef_ : ndarray of shape (n_samples_fit,) or (n_samples_fit, n_outputs)
+    ``n_features="inf"`` only: α with f(x) = K∞(x, X_fit_) @ α + b (the RKHS norm of f is the
+    minimised ``solution_.norm``).
 device_ : torch.device
     The device this fit ran on.""",
     "common_attributes": """

@@ -13,7 +13,9 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from kernelreg.estimators._base import ON_INFEASIBLE, SOLVERS, ClassifierOutput, OutputLayerEstimator, RegressorOutput
 from kernelreg.estimators._docs import fill_docstring
+from kernelreg._torch import to_numpy64
 from kernelreg.features import RandomFeatureMap
+from kernelreg.kernels import LimitKernel, gram_features
 
 __all__ = ["KernelRegimeRegressor", "KernelRegimeClassifier"]
 
@@ -28,6 +30,7 @@ class _KernelRegimeBase(OutputLayerEstimator):
 
     _parameter_constraints: dict = {
         **{name: RandomFeatureMap._parameter_constraints[name] for name in _MAP_PARAMETERS},
+        "n_features": [*RandomFeatureMap._parameter_constraints["n_features"], StrOptions({"inf"})],
         "solver": [StrOptions(set(SOLVERS))],
         "eps": [Interval(Real, 0, math.inf, closed="left")],
         "fit_intercept": ["boolean"],
@@ -40,7 +43,7 @@ class _KernelRegimeBase(OutputLayerEstimator):
 
     def __init__(
         self,
-        n_features: int = 1000,
+        n_features: int | Literal["inf"] = 1000,
         *,
         activation: str | Callable = "relu",
         activation_params: dict | None = None,
@@ -71,20 +74,19 @@ class _KernelRegimeBase(OutputLayerEstimator):
         self.verbose = verbose
         self._store_routed(kwargs)
 
-    def _feature_map(self, X: np.ndarray, device: torch.device, sample_weight: np.ndarray | None) -> RandomFeatureMap:
-        """The fitted frozen layer: the previous fit's with ``warm_start`` (same settings and input width), else a new draw.
+    def _offset_scale(self, X: np.ndarray, sample_weight: np.ndarray | None) -> float | None:
+        """B: the parameter, or (with weights) max‖x‖ over the samples that carry weight (a zero weight = left out)."""
+        if self.offset_scale is None and sample_weight is not None and X.shape[0]:
+            return float(np.sqrt((X[sample_weight > 0].astype(np.float64) ** 2).sum(axis=1)).max())
+        return self.offset_scale
 
-        The default offset scale B = max‖x‖ runs over the samples that carry weight, so a zero
-        weight is the same as leaving the sample out.
-        """
-        offset_scale = self.offset_scale
-        if offset_scale is None and sample_weight is not None and X.shape[0]:
-            offset_scale = float(np.sqrt((X[sample_weight > 0].astype(np.float64) ** 2).sum(axis=1)).max())
+    def _feature_map(self, X: np.ndarray, device: torch.device, sample_weight: np.ndarray | None) -> RandomFeatureMap:
+        """The fitted frozen layer: the previous fit's with ``warm_start`` (same settings and input width), else a new draw."""
         fmap = RandomFeatureMap(
             self.n_features,
             activation=self.activation,
             activation_params=self.params_for("activation") or None,
-            offset_scale=offset_scale,
+            offset_scale=self._offset_scale(X, sample_weight),
             random_state=self.random_state,
             device=device,
         )
@@ -96,23 +98,45 @@ class _KernelRegimeBase(OutputLayerEstimator):
 
     def _fit_output(self, X: np.ndarray, targets: np.ndarray, data: dict[str, Any], device: torch.device,
                     sample_weight: np.ndarray | None, loss: str = "squared") -> dict[str, Any]:
-        """Φ on the device, the output layer on it, and the fitted state (committed by the caller)."""
-        fmap = self._feature_map(X, device, sample_weight)
+        """Φ on the device, the output layer on it, and the fitted state (committed by the caller).
+
+        Width ``"inf"``: Φ_K of the limit kernel's Gram matrix (Φ_K Φ_Kᵀ = K∞ on the training
+        points), so the same program is solved, with the same certificate; predictions are
+        K∞(X, X_fit_) @ dual_coef_ + intercept_.
+        """
+        if self.n_features == "inf":
+            kernel = LimitKernel(self.activation, self.params_for("activation") or None,
+                                 self._offset_scale(X, sample_weight), device=device).fit(X)
+        else:
+            fmap = self._feature_map(X, device, sample_weight)
         if self.solver == "cvxpy":
             X, targets, sample_weight = _canonical_rows(X, targets, sample_weight)
-        Phi = fmap._transform_tensor(X)
+        if self.n_features == "inf":
+            factor = gram_features(kernel.tensor(X))
+            Phi = factor.features
+        else:
+            Phi = fmap._transform_tensor(X)
         sol = self._solve_output_layer(Phi, targets, method=self.solver, device=device,
                                        fit_intercept=self.fit_intercept, sample_weight=sample_weight, loss=loss)
-        coef = sol.coef
-        return {
-            **data,
-            "device_": device,
-            "feature_map_": fmap,
-            "coef_": coef,
-            "intercept_": sol.intercept,
-            **self._solution_state(sol),
-            "n_outputs_": 1 if coef.ndim == 1 else int(coef.shape[1]),
-        }
+        state = {**data, "device_": device, "intercept_": sol.intercept, **self._solution_state(sol),
+                 "n_outputs_": 1 if sol.coef.ndim == 1 else int(sol.coef.shape[1])}
+        if self.n_features == "inf":
+            state["solution_"].info.update(kernel_rank=int(Phi.shape[1]), kernel_dropped=factor.dropped)
+            dual = to_numpy64(factor.dual_coef(torch.as_tensor(sol.coef, device=Phi.device)))
+            return {**state, "kernel_": kernel, "X_fit_": np.asarray(X, dtype=np.float64), "dual_coef_": dual}
+        return {**state, "feature_map_": fmap, "coef_": sol.coef}
+
+    def _head(self):
+        """Finite width: Φ(X) and coef_. Width ``"inf"``: K∞(X, X_fit_) and dual_coef_."""
+        if "kernel_" in self.__dict__:
+            return (lambda X: self.kernel_.tensor(X, self.X_fit_)), self.dual_coef_
+        return super()._head()
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """As the base; a limit kernel computes on the device the estimator was loaded on."""
+        super().__setstate__(state)
+        if "kernel_" in self.__dict__:
+            self.kernel_.device_ = self.device_
 
 
 def _canonical_rows(X: np.ndarray, targets: np.ndarray, sample_weight: np.ndarray | None):
@@ -140,7 +164,7 @@ def _canonical_rows(X: np.ndarray, targets: np.ndarray, sample_weight: np.ndarra
 class KernelRegimeRegressor(RegressorOutput, _KernelRegimeBase):
     """Shallow network in the kernel regime: a random frozen hidden layer and a min-norm output layer.
 
-    f(x) = Σ_i c_i σ(ξ_i·x − γ_i) (+ b): (ξ_i, γ_i) are drawn once as in
+    f(x) = Σ_i c_i σ(ξ_i·x − γ_i) (+ b): (ξ_i, γ_i) are drawn once by
     :class:`kernelreg.features.RandomFeatureMap` (ξ uniform on the sphere, γ uniform on
     [−B, B]) and c solves min ‖c‖₂ subject to (1/N)‖Φc + b − y‖² ≤ eps — exactly
     (``solver="exact"``), with CVXPY (``"cvxpy"``), or by gradient descent from c = 0 (``"gd"``,
@@ -150,13 +174,15 @@ class KernelRegimeRegressor(RegressorOutput, _KernelRegimeBase):
     Parameters
     ----------
     <<kernel_regime_parameters>>
+    <<kernel_regime_kwargs>>
 
     Attributes
     ----------
     <<kernel_regime_attributes>>
     coef_ : ndarray of shape (n_features,) or (n_features, n_outputs)
         Output-layer coefficients c: 1-D when ``fit`` got a 1-D y (as ``Ridge``; the orientation
-        is Φ's, ``predict(X) = Φ(X) @ coef_ + intercept_``).
+        is Φ's, ``predict(X) = Φ(X) @ coef_ + intercept_``). Not set for ``n_features="inf"``
+        (see ``dual_coef_``).
     intercept_ : float or ndarray of shape (n_outputs,)
         The unpenalised intercept b (0 unless ``fit_intercept=True``).
     n_outputs_ : int
@@ -226,6 +252,7 @@ class KernelRegimeClassifier(ClassifierOutput, _KernelRegimeBase):
         - ``"squared"``: (1/(N K))‖Φc + b − Y‖² ≤ eps on the ±1 codes Y;
         - ``"hinge"``: mean(max(0, 1 − Y ⊙ f)) ≤ eps; eps = 0 is the hard-margin separator;
         - ``"logistic"``: mean(log(1 + exp(−Y ⊙ f))) ≤ eps; needs eps > 0.
+    <<kernel_regime_kwargs>>
 
     Attributes
     ----------
@@ -233,7 +260,8 @@ class KernelRegimeClassifier(ClassifierOutput, _KernelRegimeBase):
         Class labels, sorted.
     <<kernel_regime_attributes>>
     coef_ : ndarray of shape (n_features,) for two classes, else (n_features, n_classes)
-        Output-layer coefficients (``decision_function(X) = Φ(X) @ coef_ + intercept_``).
+        Output-layer coefficients (``decision_function(X) = Φ(X) @ coef_ + intercept_``); not set
+        for ``n_features="inf"`` (see ``dual_coef_``).
     intercept_ : float or ndarray of shape (n_classes,)
         The unpenalised intercept (0 unless ``fit_intercept=True``).
     n_outputs_ : int
@@ -262,7 +290,7 @@ class KernelRegimeClassifier(ClassifierOutput, _KernelRegimeBase):
 
     def __init__(
         self,
-        n_features: int = 1000,
+        n_features: int | Literal["inf"] = 1000,
         *,
         activation: str | Callable = "relu",
         activation_params: dict | None = None,
