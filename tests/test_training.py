@@ -319,7 +319,7 @@ class _Bar:
     def update(self, n):
         pass
 
-    def set_postfix(self, values):
+    def set_postfix(self, values, refresh=True):
         pass
 
     def close(self):
@@ -350,7 +350,7 @@ def test_keyboard_interrupt_mid_epoch_propagates_after_cleanup(monkeypatch, batc
     import kernelreg.training._trainer as trainer_module
 
     bars = []
-    monkeypatch.setattr(trainer_module, "_progress_bar", lambda total: bars.append(_Bar(total)) or bars[-1])
+    monkeypatch.setattr(trainer_module, "progress", lambda **kw: bars.append(_Bar(kw["total"])) or bars[-1])
     X, y = _data()
     cb, snaps = _Interrupt(3, batch), Snapshots()
     net = MLP(2, [8], 1, activation="tanh", random_state=0)
