@@ -80,7 +80,8 @@ def _importtime_top(n: int = 12) -> list[dict]:
         rows.append({"module": name.strip(), "depth": (len(name) - len(name.lstrip())) // 2,
                      "self_ms": int(self_us) / 1e3, "cumulative_ms": int(cumulative_us) / 1e3})
     # the baseline's modules come first; the first use's start after the last top-level baseline import
-    last_baseline = max(i for i, r in enumerate(rows) if r["module"] in ("torch", "numpy", "sklearn") and r["depth"] == 0)
+    last_baseline = max(i for i, r in enumerate(rows)
+                        if r["module"] in ("torch", "numpy", "sklearn") and r["depth"] == 0)
     added = rows[last_baseline + 1:]
     return sorted(added, key=lambda r: -r["self_ms"])[:n] + [
         {"module": "(all added)", "self_ms": sum(r["self_ms"] for r in added)}]

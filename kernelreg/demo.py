@@ -1,4 +1,4 @@
-"""The built-in demo (``kernelreg demo``): kernel-regime fits per activation, the exact solver against GD / Adam / CG, two moons."""
+"""The built-in demo (``kernelreg demo``): kernel-regime fits per activation, exact vs GD / Adam / CG, two moons."""
 
 from __future__ import annotations
 
@@ -39,6 +39,12 @@ def _table(rows: Sequence[dict], columns: Sequence[tuple[str, str, str]]) -> str
     return "\n".join("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells)
 
 
+def _say(text: str, *, first: str = "\n", indent: str = "   ") -> None:
+    """Print a paragraph wrapped to 100 columns (a blank line before it by default), continued under ``indent``."""
+    print(first + textwrap.fill(text, width=100, initial_indent=indent, subsequent_indent=" " * max(len(indent), 3)),
+          end="\n\n" if not indent else "\n")
+
+
 def _cell(value, spec: str) -> str:
     """One table cell: numbers by ``spec``, None as '-'."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -69,8 +75,8 @@ def _smallest_certified_eps(make: Callable[[float], KernelRegimeRegressor], X: n
         reasons.append(f"eps {', '.join(infeasible)} {'is' if len(infeasible) == 1 else 'are'} below the "
                        "least-squares floor")
     if uncertified:
-        reasons.append(f"eps {', '.join(e for e, _ in uncertified)} need ‖c‖ = {', '.join(n for _, n in uncertified)}, "
-                       "too large to certify in float64")
+        eps_text, norms = (", ".join(column) for column in zip(*uncertified))
+        reasons.append(f"eps {eps_text} need ‖c‖ = {norms}, too large to certify in float64")
     return model, eps, reasons
 
 
@@ -131,22 +137,22 @@ def run(device: str = "cpu", seed: int = 0) -> dict:
     X_test = np.linspace(-1, 1, 400).reshape(-1, 1)
     y_test = _target(X_test[:, 0])
 
-    print(f"kernelreg {kernelreg.__version__} demo (device {resolved}, seed {seed})\n")
-    print("1) Kernel regime. 40 points of f(x) = sin(4x) + 0.3 cos(9x) on [-1, 1]; a frozen random hidden layer")
-    print("   of 2000 units σ(ξx − γ); the output layer is the minimum-norm c with training MSE <= eps (exact")
-    print("   solve). Test MSE on 400 new points; rank of Φ = how many directions of the 40 x 2000 feature")
-    print("   matrix float64 can tell apart.\n")
+    print(f"kernelreg {kernelreg.__version__} demo (device {resolved}, seed {seed})")
+    _say("1) Kernel regime. 40 points of f(x) = sin(4x) + 0.3 cos(9x) on [-1, 1]; a frozen random hidden layer of "
+         "2000 units σ(ξx − γ); the output layer is the minimum-norm c with training MSE <= eps (exact solve). Test "
+         "MSE on 400 new points; rank of Φ = how many directions of the 40 x 2000 feature matrix float64 can tell "
+         "apart.", first="\n", indent="")
     rows, notes = _regression_rows(X, y, X_test, y_test, device, seed)
     print(_table(rows, [("activation", "activation", ""), ("rank", "rank of Φ", "d"), ("eps", "eps", ".0e"),
                         ("train_mse", "train MSE", ".2e"), ("test_mse", "test MSE", ".2e"), ("norm", "‖c‖", ".3g"),
                         ("fit_s", "fit (s)", ".2f")]))
-    print(f"\n   eps is the smallest of {', '.join(f'{e:.0e}' for e in EPS_LADDER)} that the exact solver certifies")
-    print("   for each activation. Smooth activations need a larger one: on inputs of size ~1 a smooth σ(ξx − γ) is")
-    print("   close to a low-degree polynomial, so Φ has few usable directions (low rank) and a closer fit needs")
-    print("   huge cancelling coefficients that float64 cannot certify, or is impossible. The ReLU kink keeps")
-    print("   every direction: the kernel regime's spectral bias, seen in Φ.")
+    _say(f"eps is the smallest of {', '.join(f'{e:.0e}' for e in EPS_LADDER)} that the exact solver certifies for "
+         "each activation. Smooth activations need a larger one: on inputs of size ~1 a smooth σ(ξx−γ) is close "
+         "to a low-degree polynomial, so Φ has few usable directions (low rank) and a closer fit needs huge "
+         "cancelling coefficients that float64 cannot certify, or is impossible. The ReLU kink keeps every "
+         "direction: the kernel regime's spectral bias, seen in Φ.")
     for note in notes:
-        print(textwrap.fill(note, width=105, initial_indent="   - ", subsequent_indent="     "))
+        _say(note, first="", indent="   - ")
 
     optimizer_import = "torch._dynamo" not in sys.modules  # torch.optim's first step imports it (seconds)
     relu = KernelRegimeRegressor(2000, random_state=seed, device=device).fit(X, y)
@@ -156,25 +162,26 @@ def run(device: str = "cpu", seed: int = 0) -> dict:
         options={"gd": {"max_iter": 50_000, "history_every": 100}, "adam": {"max_iter": 20_000, "lr": 1e-2},
                  "cg": {"max_iter": 2000}},
     )
-    print("\n2) The same ReLU features, output layer trained from c = 0 until the training MSE is <= 1e-3, against")
-    print("   the exact minimum-norm c* at the MSE each method reached. Distance = ‖c − c*‖ / ‖c*‖; function")
-    print("   gap = mean |f − f*| / max f* over the data's range (the spectral-bias paper's metric).\n")
+    _say("2) The same ReLU features, output layer trained from c = 0 until the training MSE is <= 1e-3, against the "
+         "exact minimum-norm c* at the MSE each method reached. Distance = ‖c − c*‖ / ‖c*‖; function gap = mean "
+         "|f − f*| / max f* over the data's range (the spectral-bias paper's metric).", indent="")
     print(_table(cmp_rows, [("method", "method", ""), ("status", "status", ""), ("n_iter", "steps", "d"),
-                            ("mse", "train MSE", ".2e"), ("norm", "‖c‖", ".3g"), ("reference_norm", "‖c*‖", ".3g"),
+                            ("mse", "train MSE", ".2e"), ("norm", "‖c‖", ".3g"),
+                            ("reference_norm", "‖c*‖", ".3g"),
                             ("rel_coef_distance", "distance", ".2g"), ("rel_error", "function gap", ".2g"),
                             ("time_s", "time (s)", ".3f"), ("reference_time_s", "exact (s)", ".3f")]))
-    print("\n   Plain GD from c = 0 stays in the row space of Φ and heads for the minimum-norm solution; Adam")
-    print("   rescales each coordinate and need not, so compare their distances; CG is Krylov GD.")
-    if optimizer_import:
-        print("   Adam's time includes torch.optim's one-time set-up in this process (it imports torch._dynamo).")
+    _say("Plain GD from c = 0 stays in the row space of Φ and heads for the minimum-norm solution; Adam rescales "
+         "each coordinate and need not, so compare their distances; CG is Krylov GD."
+         + (" Adam's time includes torch.optim's one-time set-up in this process (it imports torch._dynamo)."
+            if optimizer_import else ""))
 
     Xm, ym = make_moons(400, noise=0.15, random_state=seed)
     Xtr, Xte, ytr, yte = train_test_split(Xm, ym, random_state=seed)
     clf = KernelRegimeClassifier(1000, eps=0.05, random_state=seed, device=device).fit(Xtr, ytr)
     acc = clf.score(Xte, yte)
-    print("\n3) Classification: two moons (400 noisy points), KernelRegimeClassifier(1000, eps=0.05) fits ±1 targets")
-    print("   with training MSE <= 0.05 (interpolating noisy labels would fit the noise).")
-    print(f"   test accuracy {acc:.3f}")
+    _say("3) Classification: two moons (400 noisy points); KernelRegimeClassifier(1000, eps=0.05) fits ±1 targets "
+         f"with training MSE <= 0.05 (interpolating noisy labels would fit the noise): test accuracy {acc:.3f}.",
+         indent="")
     return {"regression": rows, "comparison": cmp_rows, "moons_accuracy": acc}
 
 

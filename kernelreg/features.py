@@ -630,7 +630,8 @@ class ModuleFeatureMap(FeatureMap):
         import copy
 
         module = copy.deepcopy(self.module)
-        probe = X[:1] if X.shape[0] else np.zeros((1, X.shape[1]))
+        # a writable copy of one row: torch warns on read-only memory
+        probe = np.array(X[:1]) if X.shape[0] else np.zeros((1, X.shape[1]))
         if isinstance(module, torch.nn.Module):
             module.eval()
             if any(torch.nn.parameter.is_lazy(t) for t in (*module.parameters(), *module.buffers())):

@@ -479,7 +479,8 @@ def test_unknown_name_lists_names_and_suggests_closest():
 
 def test_names_are_case_insensitive_and_the_registry_stays_lower_case():
     x = torch.linspace(-2, 2, 9, dtype=torch.float64)
-    for spelled, canonical in (("ReLU", "relu"), ("TANH", "tanh"), ("Sigmoid", "logistic"), ("Relu_Power", "relu_power")):
+    spellings = (("ReLU", "relu"), ("TANH", "tanh"), ("Sigmoid", "logistic"), ("Relu_Power", "relu_power"))
+    for spelled, canonical in spellings:
         act = get(spelled)
         assert act.name == canonical
         assert torch.equal(act(x), get(canonical)(x))  # the same registry entry

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 from scipy.special import erf, expit
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import kernelreg
 from kernelreg import _io
@@ -387,7 +388,8 @@ def test_get_feature_names_out_checks_its_input_like_sklearn(X):
     expected = ["phi0", "phi1", "phi2", "phi3"]
     assert list(fmap.get_feature_names_out()) == expected
     assert list(fmap.get_feature_names_out(["a", "b", "c"])) == expected
-    with pytest.raises(ValueError, match=r"length equal to number of features \(3\), got 2.*input_features=\['a', 'b'\]"):
+    expected = r"length equal to number of features \(3\), got 2.*input_features=\['a', 'b'\]"
+    with pytest.raises(ValueError, match=expected):
         fmap.get_feature_names_out(["a", "b"])
     named = RandomFeatureMap(4, random_state=0).fit(pd.DataFrame(X, columns=["u", "v", "w"]))
     assert list(named.get_feature_names_out(["u", "v", "w"])) == expected
@@ -449,3 +451,9 @@ def test_cuda_matches_cpu(X):
     cpu = RandomFeatureMap(64, random_state=0).fit(X).transform(X)
     gpu = RandomFeatureMap(64, random_state=0, device="cuda").fit(X).transform(X)
     np.testing.assert_allclose(gpu, cpu, atol=1e-12)
+
+
+@parametrize_with_checks([ModuleFeatureMap(torch.nn.Sequential(torch.nn.LazyLinear(8), torch.nn.Tanh()),
+                                           random_state=0)])
+def test_module_feature_map_with_a_lazy_module_passes_sklearn_checks(estimator, check):
+    check(estimator)

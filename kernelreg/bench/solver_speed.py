@@ -268,7 +268,8 @@ def times_figure(rows: list[dict]):
     any_hollow = False
     for j, size in enumerate(sizes):
         by_method = {r["method"]: r for r in rows if (r["n_samples"], r["n_features"]) == size}
-        present = [i for i, m in enumerate(methods) if m in by_method and math.isfinite(by_method[m].get("time_s", math.nan))]
+        present = [i for i, m in enumerate(methods)
+                   if m in by_method and math.isfinite(by_method[m].get("time_s", math.nan))]
         ok = [converged(by_method[methods[i]].get("status")) for i in present]
         any_hollow |= not all(ok)
         draw_bars(ax, [i + (j - (len(sizes) - 1) / 2) * width for i in present],

@@ -364,7 +364,8 @@ class Trainer:
                 es_wait += 1
             if pbar is not None:
                 pbar.update(1)
-                pbar.set_postfix({k: f"{entry[k]:.3e}" for k in ("train_loss", "valid_loss") if k in entry}, refresh=False)
+                losses = {k: f"{entry[k]:.3e}" for k in ("train_loss", "valid_loss") if k in entry}
+                pbar.set_postfix(losses, refresh=False)
             self._notify("on_epoch_end", epoch=epoch, entry=entry)
             if self._stop_request is not None:
                 return self._stop_request
