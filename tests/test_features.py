@@ -388,8 +388,8 @@ def test_get_feature_names_out_checks_its_input_like_sklearn(X):
     expected = ["phi0", "phi1", "phi2", "phi3"]
     assert list(fmap.get_feature_names_out()) == expected
     assert list(fmap.get_feature_names_out(["a", "b", "c"])) == expected
-    expected = r"length equal to number of features \(3\), got 2.*input_features=\['a', 'b'\]"
-    with pytest.raises(ValueError, match=expected):
+    wrong_length = r"length equal to number of features \(3\), got 2.*input_features=\['a', 'b'\]"
+    with pytest.raises(ValueError, match=wrong_length):
         fmap.get_feature_names_out(["a", "b"])
     named = RandomFeatureMap(4, random_state=0).fit(pd.DataFrame(X, columns=["u", "v", "w"]))
     assert list(named.get_feature_names_out(["u", "v", "w"])) == expected
