@@ -38,13 +38,14 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
-__all__ = ["logger", "run_scope", "logged_run", "progress"]
+__all__ = ["logger", "run_scope", "logged_run", "progress", "outside_stacklevel"]
 
 #: The library's logger: every kernelreg message goes through it.
 logger = logging.getLogger("kernelreg")
@@ -192,3 +193,17 @@ def progress(
     kwargs.setdefault("leave", True)
     kwargs.setdefault("dynamic_ncols", True)
     return tqdm(iterable, total=total, desc=desc, unit=unit, disable=not verbose, **kwargs)
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def outside_stacklevel() -> int:
+    """``warnings.warn`` stacklevel of the first frame outside kernelreg, so a warning names the user's line.
+
+    Call it in the function that calls ``warnings.warn`` (``skip_file_prefixes`` needs Python 3.12).
+    """
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame, level = frame.f_back, level + 1
+    return level

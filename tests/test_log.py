@@ -109,3 +109,14 @@ def test_progress_bar_stays_when_verbose_and_is_silent_otherwise():
     with progress(total=5, verbose=False, file=out) as bar:
         bar.update(5)
     assert out.getvalue() == ""
+
+
+def test_outside_stacklevel_points_past_kernelreg_frames():
+    import warnings
+
+    from kernelreg._log import outside_stacklevel
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.warn("here", UserWarning, stacklevel=outside_stacklevel())  # called from outside: this line
+    assert caught[0].filename == __file__

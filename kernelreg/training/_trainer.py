@@ -21,7 +21,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from torch import nn
 
-from kernelreg._log import logger, progress, run_scope
+from kernelreg._log import logger, outside_stacklevel, progress, run_scope
 from kernelreg._torch import resolve_device, seed_generator
 from kernelreg.exceptions import DivergenceError, KernelregError
 from kernelreg.training._build import make_optimizer, make_schedule
@@ -493,7 +493,7 @@ class Trainer:
                 message + "; on_divergence='restore' keeps the restored weights with a warning instead.",
                 method=name, history=self.history,
             )
-        warnings.warn(message + ".", ConvergenceWarning, stacklevel=3)
+        warnings.warn(message + ".", ConvergenceWarning, stacklevel=outside_stacklevel())
 
     # ---- the end ----------------------------------------------------------------------------------
     def _conclude(self, reason: str) -> str:
