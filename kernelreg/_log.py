@@ -130,6 +130,8 @@ def run_scope(verbose: bool | int = False) -> Iterator[None]:
     Scopes nest: an inner scope (``solve`` called from an estimator's ``fit``) shares the outer
     scope's memory of emitted messages, so a message both would log appears once per outer run.
     The memory lives in a :class:`contextvars.ContextVar`, so threads and asyncio tasks do not share it.
+    ``verbose`` changes the ``kernelreg`` logger's level (and adds the stderr handler) for the
+    whole process while the scope lasts; both are restored when it ends.
     """
     token = _SEEN.set(set()) if _SEEN.get() is None else None
     try:
