@@ -1,16 +1,14 @@
-"""Device and dtype plumbing shared by every torch-using stage (a leaf: imports nothing from kernelreg but exceptions)."""
+"""Device and dtype plumbing shared by every torch-using stage (a leaf: imports nothing from kernelreg but leaves)."""
 
 from __future__ import annotations
 
-import logging
 import warnings
 
 import numpy as np
 import torch
 
+from kernelreg._log import logger, outside_stacklevel
 from kernelreg.exceptions import DeviceError, DeviceWarning
-
-logger = logging.getLogger("kernelreg")
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -80,7 +78,7 @@ def loadable_device(device: torch.device | None, owner: str) -> torch.device | N
         "device(s)); it is loaded on the CPU instead, with the same parameters. Refit or predict here with "
         "device='cpu' (or device='auto').",
         DeviceWarning,
-        stacklevel=3,
+        stacklevel=outside_stacklevel(),
     )
     return torch.device("cpu")
 

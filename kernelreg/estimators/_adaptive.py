@@ -16,6 +16,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 
+from kernelreg._log import logged_run
 from kernelreg._torch import to_numpy64
 from kernelreg.estimators._base import ON_INFEASIBLE, SOLVERS, ClassifierOutput, OutputLayerEstimator, RegressorOutput
 from kernelreg.estimators._docs import fill_docstring
@@ -344,6 +345,7 @@ class AdaptiveRegressor(RegressorOutput, _AdaptiveBase):
         train_y = y.reshape(y.shape[0], -1)
         return _Targets(train=train_y, loss="mse", solve=y, n_out=train_y.shape[1], single=y.ndim == 1)
 
+    @logged_run
     def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> "AdaptiveRegressor":
         """Train (and with ``warmup_epochs`` freeze and solve) on X, y.
 
@@ -371,6 +373,7 @@ class AdaptiveRegressor(RegressorOutput, _AdaptiveBase):
         return self
 
     @available_if(_no_warmup)
+    @logged_run
     def partial_fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> "AdaptiveRegressor":
         """One epoch of adaptive training on this batch, continuing from the current weights and optimizer state.
 
@@ -455,6 +458,7 @@ class AdaptiveClassifier(ClassifierOutput, _AdaptiveBase):
         link = "softmax" if self.warmup_epochs is None else "squared"
         return {"classes_": classes, **self._proba_state(link, len(classes), weights, n_samples)}
 
+    @logged_run
     def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> "AdaptiveClassifier":
         """Train (and with ``warmup_epochs`` freeze and solve) on X and class labels y.
 
@@ -484,6 +488,7 @@ class AdaptiveClassifier(ClassifierOutput, _AdaptiveBase):
         return self
 
     @available_if(_no_warmup)
+    @logged_run
     def partial_fit(self, X: ArrayLike, y: ArrayLike, classes: ArrayLike | None = None,
                     sample_weight: ArrayLike | None = None) -> "AdaptiveClassifier":
         """One epoch of adaptive training on this batch, continuing from the current weights and optimizer state.

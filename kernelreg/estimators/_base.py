@@ -30,6 +30,7 @@ from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
+from kernelreg._log import logger, outside_stacklevel, progress
 from kernelreg._torch import as_tensor, loadable_device, module_to_cpu, resolve_device, to_numpy64
 from kernelreg.estimators._history import as_records
 from kernelreg.estimators._routing import RoutedParams
@@ -147,14 +148,23 @@ class OutputLayerEstimator(RoutedParams, BaseEstimator):
         options = self._solver_options(method, device)
         if loss != "squared":
             options["loss"] = loss
-        try:
-            return solve(Phi, targets, method, eps, fit_intercept=fit_intercept, sample_weight=sample_weight,
-                         **options)
-        except SolverError as exc:
-            if exc.status != "infeasible" or self.on_infeasible == "raise":
-                raise
-        return self._floor_solution(Phi, targets, eps, method=method, device=device, options=options,
-                                    fit_intercept=fit_intercept, sample_weight=sample_weight, loss=loss)
+        shown = bool(self.verbose) and method in _ITERATIVE and "callback" not in options
+        with progress(total=int(options.get("max_iter", 10_000)), desc=method, unit="iter", verbose=shown) as bar:
+            if shown:
+                options["callback"] = _ProgressCallback(bar)
+            try:
+                sol = solve(Phi, targets, method, eps, fit_intercept=fit_intercept, sample_weight=sample_weight,
+                            **options)
+            except SolverError as exc:
+                if exc.status != "infeasible" or self.on_infeasible == "raise":
+                    raise
+                sol = self._floor_solution(Phi, targets, eps, method=method, device=device, options=options,
+                                           fit_intercept=fit_intercept, sample_weight=sample_weight, loss=loss)
+        logger.info("%s: output layer by method=%r on Φ of shape %s on %s: status %s, %s %.4g (eps=%.4g), "
+                    "norm %.4g, %d iterations, %.3g s.", type(self).__name__, sol.method, tuple(Phi.shape),
+                    Phi.device, sol.status, "mse" if loss == "squared" else f"mean {loss} loss",
+                    sol.info.get("mean_loss", sol.mse), eps, sol.norm, sol.n_iter, sol.time_s)
+        return sol
 
     def _floor_solution(self, Phi, targets, eps: float, *, method: str, device: torch.device, options: dict,
                         fit_intercept: bool, sample_weight: np.ndarray | None, loss: str) -> Solution:
@@ -192,7 +202,7 @@ class OutputLayerEstimator(RoutedParams, BaseEstimator):
             f"(no coefficients do better), so {name} fitted {fitted}. Use eps >= {floor:.6g}, or "
             "on_infeasible='raise' to get an error instead.",
             InfeasibleEpsWarning,
-            stacklevel=4,
+            stacklevel=outside_stacklevel(),
         )
         sol.info.update(eps_requested=eps, eps_floor=floor, on_infeasible="floor")
         return sol
@@ -374,6 +384,18 @@ class ClassifierOutput(ClassifierMixin):
         ndarray of shape (n_samples, n_classes)
         """
         return np.log(self.predict_proba(X))
+
+
+class _ProgressCallback:
+    """``callback(iter, coef, mse)`` of the iterative solvers driving a progress bar (``verbose``)."""
+
+    def __init__(self, bar) -> None:
+        self.bar = bar
+
+    def __call__(self, iteration: int, coef: torch.Tensor, mse: float) -> None:
+        self.bar.update(1)
+        if iteration % 100 == 0:
+            self.bar.set_postfix(mse=f"{mse:.3g}", refresh=False)
 
 
 def _probabilities(scores: np.ndarray, link: str, floor: float) -> np.ndarray:

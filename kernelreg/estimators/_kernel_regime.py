@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from numbers import Real
 from typing import Any, Callable, Literal
 
@@ -13,6 +14,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from kernelreg.estimators._base import ON_INFEASIBLE, SOLVERS, ClassifierOutput, OutputLayerEstimator, RegressorOutput
 from kernelreg.estimators._docs import fill_docstring
+from kernelreg._log import logged_run, logger
 from kernelreg._torch import to_numpy64
 from kernelreg.features import RandomFeatureMap
 from kernelreg.kernels import LimitKernel, gram_features
@@ -104,6 +106,7 @@ class _KernelRegimeBase(OutputLayerEstimator):
         points), so the same program is solved, with the same certificate; predictions are
         K∞(X, X_fit_) @ dual_coef_ + intercept_.
         """
+        start = time.perf_counter()
         if self.n_features == "inf":
             kernel = LimitKernel(self.activation, self.params_for("activation") or None,
                                  self._offset_scale(X, sample_weight), device=device).fit(X)
@@ -116,6 +119,9 @@ class _KernelRegimeBase(OutputLayerEstimator):
             Phi = factor.features
         else:
             Phi = fmap._transform_tensor(X)
+        logger.info("%s: features Φ of shape %s (%s) on %s in %.3g s.", type(self).__name__, tuple(Phi.shape),
+                    "limit kernel, Φ_K Φ_Kᵀ = K∞" if self.n_features == "inf" else "random hidden layer",
+                    Phi.device, time.perf_counter() - start)
         sol = self._solve_output_layer(Phi, targets, method=self.solver, device=device,
                                        fit_intercept=self.fit_intercept, sample_weight=sample_weight, loss=loss)
         state = {**data, "device_": device, "intercept_": sol.intercept, **self._solution_state(sol),
@@ -205,6 +211,7 @@ class KernelRegimeRegressor(RegressorOutput, _KernelRegimeBase):
     (True, 'optimal')
     """
 
+    @logged_run
     def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> "KernelRegimeRegressor":
         """Draw the hidden layer on X and solve the output layer for y.
 
@@ -329,6 +336,7 @@ class KernelRegimeClassifier(ClassifierOutput, _KernelRegimeBase):
                 "the hard-margin separator at eps=0."
             )
 
+    @logged_run
     def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> "KernelRegimeClassifier":
         """Draw the hidden layer on X and solve the output layer for the ±1-coded labels.
 
