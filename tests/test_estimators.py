@@ -519,3 +519,17 @@ def test_every_public_class_and_method_has_its_own_numpydoc(cls):
             continue
         text = inspect.getdoc(method)
         assert "Parameters\n----------" in text and "Returns\n-------" in text, (cls.__name__, name)
+
+
+def test_verbose_reports_the_features_and_the_solve_once(data, capsys, caplog):
+    # under pytest the messages go to its logging handler (kernelreg prints to stderr only when nobody listens)
+    X, y = data
+    with caplog.at_level("INFO", logger="kernelreg"):
+        KernelRegimeRegressor(50, eps=1e-2, solver="gd", verbose=True, random_state=0,
+                              solver__max_iter=20_000).fit(X, y)
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum("output layer by method='gd'" in m for m in messages) == 1
+    assert sum("features Φ of shape (40, 50)" in m for m in messages) == 1
+    assert "gd:" in capsys.readouterr().err  # the iterations' bar, left on screen
+    KernelRegimeRegressor(50, eps=1e-2, solver="gd", random_state=0, solver__max_iter=20_000).fit(X, y)
+    assert capsys.readouterr().err == ""

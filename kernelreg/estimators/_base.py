@@ -115,8 +115,15 @@ class OutputLayerEstimator(RoutedParams, BaseEstimator):
             return None
         return _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
 
-    def _output_eps(self) -> float:
-        """The eps the output layer is solved at (hook: the CV estimators choose it from the data)."""
+    def _output_eps(self, Phi: torch.Tensor, targets: np.ndarray, *, sample_weight: np.ndarray | None,
+                    fit_intercept: bool) -> float:
+        """The eps the output layer is solved at: the ``eps`` parameter (checked by the constraints).
+
+        Hook for estimators that choose eps from the data (GCV / LOO on one factorisation of
+        Φ, an eps relative to the targets' scale): they get the same Φ (a tensor on
+        ``device_``), targets and weights the solve gets. Fitted state they want to keep goes
+        into the dict ``fit`` builds before :meth:`_commit` (``_fit_output`` returns it).
+        """
         return float(self.eps)
 
     def _solver_options(self, method: str, device: torch.device) -> dict[str, Any]:
@@ -141,10 +148,11 @@ class OutputLayerEstimator(RoutedParams, BaseEstimator):
     ) -> Solution:
         """The output layer on Φ: ``solve`` at :meth:`_output_eps`, with ``on_infeasible`` deciding an eps below the floor.
 
-        The one hook every estimator solves through (the CV estimators override the eps, not this).
-        Φ is a tensor on ``device`` and goes to ``solve`` as it is.
+        The one place every estimator solves its output layer; estimators that choose eps from the
+        data override :meth:`_output_eps`, not this. Φ is a tensor on ``device`` and goes to
+        ``solve`` as it is.
         """
-        eps = self._output_eps()
+        eps = self._output_eps(Phi, targets, sample_weight=sample_weight, fit_intercept=fit_intercept)
         options = self._solver_options(method, device)
         if loss != "squared":
             options["loss"] = loss
