@@ -177,10 +177,9 @@ def test_pickle_round_trip_gives_identical_predictions(data):
 
 
 def test_gpu_fitted_model_loads_on_a_cpu_only_machine(data, monkeypatch):
-    # Simulated: this machine has no GPU, so the fitted state is labelled "cuda" by hand. What this proves:
-    # the pickle carries no device tensor, and loading decides the device from the machine (CPU here, with one
-    # DeviceWarning per object that was on the GPU) and predicts the same. A real CUDA round trip is in
-    # benchmarks/gpu_check.py.
+    # Simulated: without a GPU the fitted state is labelled "cuda" by hand. What this proves: loading decides the
+    # device from the machine (CPU here, with one DeviceWarning per object fitted on the GPU) and predicts the
+    # same. That the pickle holds no CUDA tensor is proved on a GPU machine by the next test.
     X, y = data
     model = KernelRegimeRegressor(100, eps=1e-4, random_state=0).fit(X, y)
     expected = model.predict(X)
@@ -192,6 +191,34 @@ def test_gpu_fitted_model_loads_on_a_cpu_only_machine(data, monkeypatch):
     assert {str(w.message).split(" was")[0] for w in record} == {"KernelRegimeRegressor", "RandomFeatureMap"}
     assert again.device_ == again.feature_map_.device_ == torch.device("cpu")
     np.testing.assert_array_equal(again.predict(X), expected)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_fitted_models_load_in_a_process_without_cuda(data, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    X, y = data
+    models = [KernelRegimeRegressor(100, eps=1e-4, device="cuda", random_state=0).fit(X, y),
+              kernelreg.AdaptiveRegressor((8,), max_epochs=5, device="cuda", random_state=0).fit(X, y)]
+    assert models[0].feature_map_._transform_tensor(X).device.type == "cuda"
+    (tmp_path / "models.pkl").write_bytes(pickle.dumps(models))
+    np.save(tmp_path / "X.npy", X)
+    code = (
+        "import pickle, warnings, numpy as np\n"
+        "with warnings.catch_warnings(record=True) as w:\n"
+        "    warnings.simplefilter('always')\n"
+        f"    models = pickle.loads(open({str(tmp_path / 'models.pkl')!r}, 'rb').read())\n"
+        "assert any(x.category.__name__ == 'DeviceWarning' for x in w), [str(x.message) for x in w]\n"
+        f"X = np.load({str(tmp_path / 'X.npy')!r})\n"
+        f"np.save({str(tmp_path / 'out.npy')!r}, np.stack([m.predict(X) for m in models]))\n"
+    )
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    expected = np.stack([m.predict(X) for m in models])
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, rtol=1e-9, atol=1e-9)
 
 
 def test_one_fit_computes_and_checks_phi_once_and_never_copies_it_to_the_host(data, monkeypatch):
