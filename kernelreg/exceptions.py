@@ -25,12 +25,37 @@ class NotFittedError(KernelregError, _SklearnNotFittedError):
 
 
 class SolverError(KernelregError, RuntimeError):
-    """A solver ended without a usable answer; ``method`` and ``status`` say which and why."""
+    """A solver ended without a usable answer; ``method`` and ``status`` say which and why.
 
-    def __init__(self, message: str, *, method: str, status: str) -> None:
+    With status ``"infeasible"``, ``floor`` is the least mean loss any coefficients reach on the
+    data (the least-squares floor for the squared loss; see ``kernelreg.solvers.least_loss``) and
+    ``smallest_feasible_eps`` the smallest eps the program accepts: the same number (for the
+    logistic loss with separable samples the floor is an infimum and every eps above it is
+    feasible). Both are ``None`` for other statuses.
+    """
+
+    def __init__(self, message: str, *, method: str, status: str, floor: float | None = None) -> None:
         super().__init__(message)
         self.method = method
         self.status = status
+        self.floor = floor
+
+    @property
+    def smallest_feasible_eps(self) -> float | None:
+        """The smallest feasible eps (``floor``) when the status is ``"infeasible"``, else None."""
+        return self.floor
+
+    def __reduce__(self):
+        """Pickle with the attributes (keyword-only arguments defeat Exception's default), e.g. across joblib workers."""
+        return _restore, (type(self), self.args, dict(self.__dict__))
+
+
+def _restore(cls: type, args: tuple, state: dict) -> Exception:
+    """Rebuild a pickled exception without calling its ``__init__``."""
+    error = cls.__new__(cls, *args)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class DivergenceError(SolverError):

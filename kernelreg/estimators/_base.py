@@ -35,7 +35,7 @@ from kernelreg._torch import as_tensor, loadable_device, module_to_cpu, resolve_
 from kernelreg.estimators._history import as_records
 from kernelreg.estimators._routing import RoutedParams
 from kernelreg.exceptions import InfeasibleEpsWarning, NotFittedError, SolverError
-from kernelreg.solvers import MinNormProgram, Solution, solve
+from kernelreg.solvers import Solution, least_loss, solve
 
 __all__ = ["OutputLayerEstimator", "RegressorOutput", "ClassifierOutput", "SOLVERS", "ON_INFEASIBLE"]
 
@@ -166,7 +166,7 @@ class OutputLayerEstimator(RoutedParams, BaseEstimator):
             except SolverError as exc:
                 if exc.status != "infeasible" or self.on_infeasible == "raise":
                     raise
-                sol = self._floor_solution(Phi, targets, eps, method=method, device=device, options=options,
+                sol = self._floor_solution(Phi, targets, eps, exc.floor, method=method, device=device, options=options,
                                            fit_intercept=fit_intercept, sample_weight=sample_weight, loss=loss)
         logger.info("%s: output layer by method=%r on Φ of shape %s on %s: status %s, %s %.4g (eps=%.4g), "
                     "norm %.4g, %d iterations, %.3g s.", type(self).__name__, sol.method, tuple(Phi.shape),
@@ -174,8 +174,8 @@ class OutputLayerEstimator(RoutedParams, BaseEstimator):
                     sol.info.get("mean_loss", sol.mse), eps, sol.norm, sol.n_iter, sol.time_s)
         return sol
 
-    def _floor_solution(self, Phi, targets, eps: float, *, method: str, device: torch.device, options: dict,
-                        fit_intercept: bool, sample_weight: np.ndarray | None, loss: str) -> Solution:
+    def _floor_solution(self, Phi, targets, eps: float, floor: float | None, *, method: str, device: torch.device,
+                        options: dict, fit_intercept: bool, sample_weight: np.ndarray | None, loss: str) -> Solution:
         """``on_infeasible="floor"``: the min-norm answer at the least reachable loss, with a warning naming it.
 
         Squared loss: the least-squares min-norm solution (what eps = 0 means), by the exact solver,
@@ -184,25 +184,22 @@ class OutputLayerEstimator(RoutedParams, BaseEstimator):
         """
         name = type(self).__name__
         if loss == "squared":
-            exact = {k: v for k, v in options.items() if k in ("device", "decomposition", "rcond")} if method == "exact" \
-                else {"device": device}
+            kept = ("device", "decomposition", "rcond", "factorization")
+            exact = {k: v for k, v in options.items() if k in kept} if method == "exact" else {"device": device}
             sol = solve(Phi, targets, "exact", 0.0, fit_intercept=fit_intercept, sample_weight=sample_weight, **exact)
             floor, what = sol.mse, "least-squares floor mse"
             fitted = "the least-squares min-norm solution (eps=0's answer)"
         else:
-            program = MinNormProgram(Phi, targets, loss=loss, fit_intercept=fit_intercept, sample_weight=sample_weight)
-            floor = program._least_loss(program._problem)  # no public accessor yet: the solvers' own floor
-            if floor is None:
-                raise SolverError(f"{name}: eps={eps:.6g} is infeasible for loss={loss!r} and the least reachable "
-                                  "loss could not be computed; use a larger eps.", method="cvxpy", status="infeasible")
-            for slack in (1e-6, 1e-4, 1e-2):  # the least loss is itself a CVXPY answer, accurate to its tolerance
+            if floor is None:  # the solvers' SolverError carries it; computed here only for one that did not
+                floor = least_loss(Phi, targets, loss, fit_intercept=fit_intercept, sample_weight=sample_weight)
+            for slack in (1e-6, 1e-4, 1e-2):  # at the floor the feasible set is thin: interior-point solvers need room
                 target = floor * (1.0 + slack) + 1e-12
                 try:
                     sol = solve(Phi, targets, "cvxpy", target, fit_intercept=fit_intercept,
                                 sample_weight=sample_weight, **options)
                     break
                 except SolverError as exc:
-                    if exc.status != "infeasible" or slack == 1e-2:
+                    if exc.status not in ("infeasible", "failed") or slack == 1e-2:
                         raise
             what, fitted = f"least mean {loss} loss", f"the min-norm solution at mean {loss} loss {target:.6g}"
         warnings.warn(

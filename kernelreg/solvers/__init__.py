@@ -16,9 +16,11 @@ import torch
 from numpy.typing import ArrayLike
 
 from kernelreg._dask import is_dask_array
+from kernelreg._log import run_scope
 from kernelreg._torch import resolve_dtype
 from kernelreg.solvers._certificate import Certificate, Tolerances
 from kernelreg.solvers._certificate import certify_answer as certify
+from kernelreg.solvers._floor import least_loss
 from kernelreg.solvers._problem import prepare, suggest
 from kernelreg.solvers._solution import STATUSES, Solution
 from kernelreg.solvers.convex import MinNormProgram, solve_cvxpy
@@ -39,6 +41,7 @@ __all__ = [
     "ChunkedSolver",
     "gd_trajectory",
     "MinNormProgram",
+    "least_loss",
 ]
 
 _BACKENDS: dict[str, Callable[..., Solution]] = {
@@ -109,10 +112,17 @@ def solve(
           other keywords go to ``Problem.solve`` unchanged. A squared-loss l2 answer the
           certificate rejects is polished by the exact solver (``info["polished"]``).
         - ``"gd"``: full-batch gradient descent from zero (default step 1/L).
-        - ``"adam"``: full-batch ``torch.optim.Adam`` from zero (``lr=1e-3``, ``betas``).
+        - ``"adam"``: full-batch Adam from zero, ``torch.optim.Adam``'s update rule (``lr=1e-3``,
+          ``betas``; amsgrad off, its eps 1e-8).
         - ``"cg"``: conjugate gradients on the normal equations (CGLS) from zero.
         Iterative options: ``max_iter=10_000``, ``lr``, ``target_mse`` (default eps), ``tol``,
         ``history_every=1``, ``device``, ``dtype``, ``callback(iter, coef, mse)``.
+
+        ``verbose=True`` (every method): a progress bar over the iterations (gd, adam, cg) and
+        INFO messages on the ``"kernelreg"`` logger for each stage (the exact solver's
+        decompositions, their times and fallback reasons; the final status), shown on stderr
+        when no logging handler is configured. For ``"cvxpy"`` it also reaches ``Problem.solve``
+        (the conic solver's own log).
     eps : float, default=0.0
         Bound on the mean squared training error ``||Phi c + b - y||^2 / (N K)``. 0 means the
         min-norm interpolant (least-squares min-norm solution when interpolation is impossible);
@@ -144,7 +154,8 @@ def solve(
         An option the method does not have, or a streamed Phi with a method other than ``"exact"``.
     kernelreg.exceptions.SolverError
         Status ``"infeasible"`` (eps below the least-squares floor: the message names the floor,
-        the smallest feasible eps) or ``"failed"`` (e.g. results not representable in float64 at
+        the smallest feasible eps; ``error.floor`` and ``error.smallest_feasible_eps`` hold it,
+        and :func:`least_loss` computes it up front) or ``"failed"`` (e.g. results not representable in float64 at
         the data's scale); ``DivergenceError`` (a ``SolverError``) when GD/Adam blow up.
     KeyboardInterrupt
         Always reaches the caller (nothing is returned half-done).
@@ -203,5 +214,6 @@ def solve(
         max_memory=shared.get("max_memory"),
         dtype=dtype,
     )
-    return _BACKENDS[method](problem, **options)
+    with run_scope(verbose=options.get("verbose", False)):
+        return _BACKENDS[method](problem, **options)
 

@@ -19,6 +19,7 @@ from typing import Literal
 
 import torch
 
+from kernelreg._log import logger
 from kernelreg.solvers._certificate import certify
 from kernelreg.solvers._linalg import check_lam, check_rcond
 from kernelreg.solvers._problem import Problem
@@ -53,7 +54,9 @@ def solve_exact(
     *,
     decomposition: Literal["auto", "gram", "qr", "svd"] = "auto",
     lam: float | None = None,
+    verbose: bool | int = False,
     rcond: float | None = None,
+    factored: SpectralSolver | None = None,
 ) -> Solution:
     """Backend of ``solve(method="exact")`` on a validated problem (in memory, streamed or dask).
 
@@ -66,6 +69,8 @@ def solve_exact(
 
     Each step's reason is kept in ``info["fallback_reason"]``; an answer no decomposition
     certifies returns with status ``"inaccurate"`` and the certificate's numbers in the message.
+    ``factored``: a :class:`SpectralSolver` already built on this ``problem`` (a cross-validation
+    path's) serves the first step of the chain when it is of that kind, instead of a new factorisation.
     """
     if decomposition not in _EXACT_DECOMPOSITIONS:
         raise ValueError(
@@ -82,6 +87,8 @@ def solve_exact(
     dense = isinstance(problem.source, DenseSource)
     precise = "svd" if dense else "qr"
     chain = _chain(problem, decomposition, eps == 0.0 and lam is None, precise)
+    if factored is not None:  # the given factorisation first, then (squared condition number) the precise one
+        chain = _chain_from(factored, precise)
     start = perf_counter()
     reasons: list[str] = []
     sol = None
@@ -94,8 +101,11 @@ def solve_exact(
                     reasons.append("qr: R is numerically singular (rank-deficient Phi)")
                     continue
             else:
-                spec = SpectralSolver._on(problem, "gram" if kind == "gram" else "r", rcond)
-                spec.decomposition = kind
+                if factored is not None and index == 0 and factored.decomposition == kind:
+                    spec = factored
+                else:
+                    spec = SpectralSolver._on(problem, "gram" if kind == "gram" else "r", rcond)
+                    spec.decomposition = kind
                 sol = spec._ridge(lam) if lam is not None else spec._solve_eps(eps)
         except Unresolved as exc:
             if last or len(chain) == 1:
@@ -105,21 +115,24 @@ def solve_exact(
                 "can see, and they cannot resolve every direction"
             )
             continue
+        _log_step(kind, problem, None if (kind == "qr" and dense and problem.plain) else spec, sol)
         if sol.certificate.optimal:
             break
         reasons.append(f"{kind}: {sol.info.get('message', 'not certified')}")
-        if kind == "gram" and sol.lam is not None and 0.0 < sol.lam < math.inf:
+        if kind in ("gram", "kernel") and sol.lam is not None and 0.0 < sol.lam < math.inf:
             polished = spec._polish(None if lam is not None else eps, sol.lam / math.ldexp(1.0, spec._lam_exp))
             if polished is not None and polished.certificate.optimal:
                 sol = polished
                 break
-            reasons.append("gram + refinement: " + ("did not converge" if polished is None else
-                                                    polished.info.get("message", "not certified")))
+            reasons.append(f"{kind} + refinement: " + ("did not converge" if polished is None else
+                                                       polished.info.get("message", "not certified")))
         if last:
             break
     if reasons:
         sol.info["fallback_reason"] = "; ".join(reasons)
+        logger.info("exact: fell back (%s).", sol.info["fallback_reason"])
     sol.info["passes"] = problem.source.passes
+    sol.eps = problem.eps_asked  # a reused factorisation's problem carries the eps it was built with
     sol.time_s = perf_counter() - start
     advice = (
         "Use a larger eps: the remaining directions of Phi are below float64 resolution."
@@ -127,6 +140,21 @@ def solve_exact(
         else "Use decomposition='auto' or 'svd' (no squared condition number), or a larger eps."
     )
     return finish(sol, advice)
+
+
+def _chain_from(factored: SpectralSolver, precise: str) -> list[str]:
+    """The chain that starts from a given factorisation: a Gram one may still need the precise decomposition."""
+    kind = factored.decomposition
+    return [kind, precise] if kind == "gram" else [kind]
+
+
+def _log_step(kind: str, problem: Problem, spec: SpectralSolver | None, sol: Solution) -> None:
+    """One INFO line per decomposition tried: its time and what the certificate said."""
+    cert = sol.certificate
+    verdict = "optimal" if cert.optimal else "not certified (" + "; ".join(cert.failures()) + ")"
+    factor = "" if spec is None else f" (factorised in {spec.factor_time_s:.3g} s)"
+    logger.info("exact: %s on Phi of shape %d x %d%s: mse %.4g, norm %.4g, certificate %s.", kind,
+                problem.n_samples, problem.n_features, factor, sol.mse, sol.norm, verdict)
 
 
 def _min_norm_qr(problem: Problem, rcond: float | None) -> Solution | None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
-import sys
 import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -13,6 +11,7 @@ import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
+from kernelreg._log import outside_stacklevel
 from kernelreg.exceptions import SolverError
 from kernelreg.solvers._certificate import Certificate
 
@@ -24,8 +23,6 @@ __all__ = ["Solution", "STATUSES", "finish", "build_solution", "status_from", "a
 #: The only values ``Solution.status`` takes. ``optimal`` returns quietly; ``inaccurate`` and
 #: ``max_iter`` return with a ``ConvergenceWarning``; ``infeasible`` and ``failed`` raise ``SolverError``.
 STATUSES: tuple[str, ...] = ("optimal", "inaccurate", "max_iter", "infeasible", "failed")
-
-_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @dataclass
@@ -175,14 +172,7 @@ def finish(solution: Solution, advice: str = "") -> Solution:
         text += f" {advice}"
     if status in ("inaccurate", "max_iter"):
         # Point the warning at the caller's line, not at kernelreg's internals.
-        warnings.warn(text, ConvergenceWarning, stacklevel=_outside_stacklevel())
+        warnings.warn(text, ConvergenceWarning, stacklevel=outside_stacklevel())
         return solution
     raise SolverError(text, method=solution.method, status=status)
 
-
-def _outside_stacklevel() -> int:
-    """warnings stacklevel of the first frame outside kernelreg (skip_file_prefixes needs Python 3.12)."""
-    frame, level = sys._getframe(1), 1
-    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
-        frame, level = frame.f_back, level + 1
-    return level

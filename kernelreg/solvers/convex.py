@@ -1,7 +1,7 @@
 """The min-norm output-layer program posed in CVXPY: the reference solver and the home of non-ridge variants.
 
 ``min ||w * c||  s.t.  mean loss(Phi c + b, y) <= eps`` with ``||.||`` the l2 (Frobenius) or l1 norm and
-the loss squared (``||Phi c - y||^2 / (N K) <= eps``; ``Phi c = y`` at eps = 0), hinge (eps = 0:
+the loss squared (``||Phi c - y||^2 / (N K) <= eps``; at eps = 0 the least-squares set, see below), hinge (eps = 0:
 hard-margin separator ``y * (Phi c) >= 1``) or logistic; sample weights make the loss a weighted
 mean. The program is built once per (eps = 0 | eps > 0) structure with eps as a ``cp.Parameter``
 and re-solved for new eps values. cvxpy is imported only when a program is built, so
@@ -28,6 +28,8 @@ from numpy.typing import ArrayLike
 
 from kernelreg.exceptions import SolverError
 from kernelreg.solvers._certificate import Certificate, certify
+from kernelreg.solvers._floor import floor_of
+from kernelreg.solvers._linalg import F64_EPS, check_rcond
 from kernelreg.solvers._problem import Problem, check_eps, prepare, suggest
 from kernelreg.solvers._solution import Solution, build_solution, finish
 
@@ -64,7 +66,10 @@ class MinNormProgram:
     weights : array-like of shape (n_features,) or None, default=None
         Positive per-feature weights ``w`` (e.g. the spectral penalty of an activation).
     loss : {"squared", "hinge", "logistic"}, default="squared"
-        - ``"squared"``: ``||Phi c - y||^2 / (N K) <= eps`` (``Phi c = y`` at eps = 0).
+        - ``"squared"``: ``||Phi c - y||^2 / (N K) <= eps``. eps = 0 is the least-squares set
+          (``Phi c = y`` when interpolation is possible), posed as ``V_r^T c = S_r^-1 U_r^T y`` from
+          the SVD of Phi with the exact solver's rank rule (rcond): the min-norm interpolant, or
+          the min-norm least-squares solution, in every norm.
         - ``"hinge"``: ``mean(max(0, 1 - y * Phi c)) <= eps``; eps = 0 is the hard-margin
           separator ``y * Phi c >= 1``.
         - ``"logistic"``: ``mean(log(1 + exp(-y * Phi c))) <= eps``; needs eps > 0.
@@ -202,7 +207,7 @@ class MinNormProgram:
                 d = self._d if self._was_1d else self._d[:, None]
                 residual = cp.multiply(d, residual)
             if exact:
-                constraints = [residual == 0]
+                constraints = self._least_squares_set(var, intercept)
             else:  # ||D (Phi c + b - y)|| <= sqrt(eps N K): the bound is the parameter
                 constraints = [(cp.norm(residual, 2) if self._was_1d else cp.norm(residual, "fro")) <= param]
         else:
@@ -217,6 +222,43 @@ class MinNormProgram:
         program = (cp.Problem(cp.Minimize(objective), constraints), var, intercept, param)
         self._programs[exact] = program
         return program
+
+    def _least_squares_set(self, var: Any, intercept: Any) -> list[Any]:
+        """eps = 0, squared loss: the constraints of the least-squares set, in a well-conditioned reduced form.
+
+        With ``Phi_e = U S V^T`` (the effective features: weights and centring applied; rank r by the
+        rcond rule), the least-squares solutions are ``{c : V_r^T c = S_r^-1 U_r^T y_e}`` (every
+        direction of V past r is null) and ``b = ybar - mu^T c``: r equations with orthonormal rows,
+        never the singular ``Phi^T (Phi c - y) = 0`` or an infeasible ``Phi c = y``. The dual of the
+        first constraint gives the certificate's norm bound (:meth:`_least_squares_bound`).
+        """
+        Phi_e, Y_e, mu, ybar = self._effective()
+        U, s, Vt = np.linalg.svd(Phi_e, full_matrices=False)
+        rcond = check_rcond(None, *Phi_e.shape)
+        rank = int((s > rcond * s[0]).sum()) if s.size and s[0] > 0 else 0
+        Vt, target = Vt[:rank], (U[:, :rank].T @ Y_e) / s[:rank, None]
+        coef = self._Q @ var if self.reduce else var
+        if rank == 0:  # Phi_e = 0: every c fits alike, and the least norm is c = 0
+            constraints = [coef == 0]
+        else:
+            lhs = (Vt @ self._Q) @ var if self.reduce else Vt @ var
+            constraints = [lhs == (target[:, 0] if self._was_1d else target)]
+        self._ls = _LeastSquaresSet(Vt, target, U[:, :rank], s[:rank], constraints[0] if rank else None)
+        if intercept is not None:
+            constraints.append(intercept == (ybar[0] - mu @ coef if self._was_1d else ybar - mu @ coef))
+        return constraints
+
+    def _effective(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Phi_e = D (Phi - 1 mu^T), y_e = D (y - ybar) (solver units) and the weighted means mu, ybar."""
+        Phi, Y = self._Phi, self._Y
+        w = np.ones(Phi.shape[0]) if self._d is None else self._d**2
+        mu, ybar = np.zeros(Phi.shape[1]), np.zeros(Y.shape[1])
+        if self.fit_intercept:
+            mu, ybar = Phi.T @ w / w.sum(), Y.T @ w / w.sum()
+        Phi_e, Y_e = Phi - mu[None, :], Y - ybar[None, :]
+        if self._d is not None:
+            Phi_e, Y_e = Phi_e * self._d[:, None], Y_e * self._d[:, None]
+        return Phi_e, Y_e, mu, ybar
 
     def _weight_array(self, shape: tuple[int, ...]) -> np.ndarray:
         """Weights broadcast to the variable's shape."""
@@ -329,7 +371,8 @@ class MinNormProgram:
             b = torch.as_tensor(np.asarray(intercept.value, dtype=np.float64).reshape(-1), dtype=torch.float64)
         info["n_iter"] = getattr(stats, "num_iters", None) or 0
         limited = cvx_status == cp.USER_LIMIT
-        sol = self._package(problem, C, b, start, info, objective=float(program.value), limited=limited)
+        sol = self._package(problem, C, b, start, info, objective=float(program.value), limited=limited,
+                            least_squares=eps == 0.0 and self.loss == "squared")
         if sol.status == "inaccurate" and not limited and self._polishable:
             sol = self._polish(problem, sol, start)
         return finish(sol, self._advice(sol.status))
@@ -375,12 +418,16 @@ class MinNormProgram:
         info: dict[str, Any],
         objective: float | None = None,
         limited: bool = False,
+        least_squares: bool = False,
     ) -> Solution:
         """Certify (C, b) and package it; margin losses are judged on their measured mean loss."""
         b = problem.intercept(C) if b is None else b  # no answer from CVXPY (trivial eps): the best b for c
         fw = None if self.weights is None else torch.as_tensor(self.weights, dtype=torch.float64)
         if self.loss == "squared":
-            cert = certify(problem, C, b, eps=problem.eps, norm=self.norm, feature_weights=fw)
+            witness = self._ls.witness(C, self.weights, self.norm) if least_squares else None
+            cert = certify(problem, C, b, eps=problem.eps, norm=self.norm, feature_weights=fw, witness=witness)
+            if least_squares:
+                cert = self._ls.bound(cert, C, self.weights, self.norm, problem)
         else:
             cert = self._margin_certificate(problem, C, b, info)
         if self.fit_intercept:
@@ -419,10 +466,13 @@ class MinNormProgram:
 
     def _infeasible(self, problem: Problem, cvx_status: str, name: str) -> SolverError:
         """CVXPY says infeasible: confirm it with the least reachable loss and name it (the smallest feasible eps)."""
-        floor = self._least_loss(problem)
+        floor = floor_of(problem, self.loss)
         what = "mse" if self.loss == "squared" else f"mean {self.loss} loss"
         asked = problem.eps_asked
-        if floor is not None and asked >= floor * (1.0 + 1e-9) and floor > 0:
+        # floors within LP / rounding accuracy of 0 (1e-9 of the loss at coef = 0) count as 0: then any eps is feasible
+        scale = math.ldexp(self._loss_at_zero, 2 * problem.y_exp) if self.loss == "squared" else 1.0
+        zero = floor <= 1e-9 * scale
+        if asked > floor * (1.0 + 1e-9) or zero:
             return SolverError(
                 f"method='cvxpy' ended with status 'failed': {name} reports the program {cvx_status}, but "
                 f"eps={asked:.6g} is above the least {what} {floor:.6g} these features reach, so it is feasible. "
@@ -433,43 +483,16 @@ class MinNormProgram:
         floor_name = "the least-squares floor (the least mse any coefficients reach)" if self.loss == "squared" else (
             f"the least {what} any coefficients reach"
         )
-        least = "" if floor is None else f"; {floor_name} is {floor:.6g}, the smallest feasible eps"
-        advice = (
-            f" Use eps >= {floor:.6g}" + (" (or method='exact' with eps=0 for the least-squares min-norm solution)"
-                                          if self.loss == "squared" else " or more features")
-            if floor is not None
-            else ""
-        )
+        least = f"; {floor_name} is {floor:.6g}, the smallest feasible eps"
+        advice = f" Use eps >= {floor:.6g}" + (" (or eps=0 for the least-squares min-norm solution)"
+                                               if self.loss == "squared" else " or more features")
         return SolverError(
             f"method='cvxpy' ended with status 'infeasible': {name} reports the program {cvx_status}: no coef has "
             f"{what} <= eps={asked:.6g} on these {self._Y.shape[0]} samples{least}.{advice}",
             method="cvxpy",
             status="infeasible",
+            floor=floor,
         )
-
-    def _least_loss(self, problem: Problem) -> float | None:
-        """The smallest mean loss any coef reaches: the float64 least-squares floor, or an LP / conic minimum."""
-        if self.loss == "squared":
-            from kernelreg.solvers.exact import SpectralSolver
-
-            return SpectralSolver._on(problem, "r", None).mse_floor
-        cp = _cvxpy()
-        n_outputs = self._Y.shape[1]
-        var = cp.Variable((self._Phi.shape[1], n_outputs))
-        pred = self._Phi @ var
-        if self.fit_intercept:
-            pred = pred + np.ones((self._Phi.shape[0], 1)) @ cp.Variable((1, n_outputs))
-        margin = cp.multiply(self._Y, pred)
-        losses = cp.pos(1 - margin) if self.loss == "hinge" else cp.logistic(-margin)
-        w = self._row_weights(self._Y)
-        w = None if w is None else (w if w.ndim == 2 else w[:, None])
-        total = cp.sum(losses) if w is None else cp.sum(cp.multiply(w, losses))
-        least = cp.Problem(cp.Minimize(total / self._Y.size))
-        try:
-            least.solve()
-        except cp.error.SolverError:
-            return None
-        return float(least.value) if least.value is not None else None
 
     def _advice(self, status: str) -> str:
         """What to change for each non-optimal status."""
@@ -481,6 +504,63 @@ class MinNormProgram:
         return (
             "Adjust solver_options: tolerances (Clarabel tol_gap_rel=..., tol_feas=...; SCS eps_abs=..., "
             "eps_rel=...) or the iteration limit (Clarabel max_iter=..., SCS max_iters=...), or try another solver=."
+        )
+
+
+class _LeastSquaresSet:
+    """The eps = 0 constraint ``V_r^T c = d`` of the squared loss, and what certifies an answer on it.
+
+    Any ``lam`` gives the bound ``||c|| >= <lam, d> / ||V_r lam||_*`` on every c of the set (``*``:
+    the dual norm, with the feature weights); it is tight at the multiplier of the minimiser:
+    ``V_r^T (w^2 c)`` for the (weighted) l2 norm, CVXPY's dual value for l1. The matching
+    sample-space witness ``U_r S_r^-1 lam`` (``Phi_e^T`` of it is ``V_r lam``) gives the
+    certificate's stationarity for l2.
+    """
+
+    def __init__(self, Vt: np.ndarray, target: np.ndarray, U: np.ndarray, s: np.ndarray, constraint: Any) -> None:
+        self.Vt, self.target, self.U, self.s, self.constraint = Vt, target, U, s, constraint
+
+    def multiplier(self, C: torch.Tensor, weights: np.ndarray | None, norm: str) -> np.ndarray | None:
+        """lam (r, K): the l2 KKT multiplier from c, or CVXPY's dual value (l1)."""
+        if not self.s.size:
+            return None
+        if norm == "l2":
+            c = C.numpy() if weights is None else C.numpy() * (weights**2)[:, None]
+            return self.Vt @ c
+        dual = None if self.constraint is None else self.constraint.dual_value
+        return None if dual is None else np.asarray(dual, dtype=np.float64).reshape(self.s.size, -1)
+
+    def witness(self, C: torch.Tensor, weights: np.ndarray | None, norm: str) -> torch.Tensor | None:
+        """Sample-space dual vector ``U_r S_r^-1 lam``."""
+        lam = self.multiplier(C, weights, norm)
+        return None if lam is None else torch.as_tensor(self.U @ (lam / self.s[:, None]), dtype=torch.float64)
+
+    def bound(self, cert: Certificate, C: torch.Tensor, weights: np.ndarray | None, norm: str,
+              problem: Problem) -> Certificate:
+        """The certificate with the least-squares set's dual bound, when it beats the generic one."""
+        from dataclasses import replace
+
+        lam = self.multiplier(C, weights, norm)
+        if lam is None:
+            return cert
+        T = self.Vt.T @ lam
+        if weights is not None:
+            T = T / weights[:, None]
+        dual = float(np.abs(T).max()) if norm == "l1" else float(np.linalg.norm(T))
+        # rounding of the two products, charged to the bound (r-term sums, relative ~ sqrt(r) eps_64)
+        err = math.sqrt(max(self.s.size, 1)) * F64_EPS
+        num = abs(float(np.vdot(lam, self.target))) - err * float(np.linalg.norm(lam) * np.linalg.norm(self.target))
+        if num <= 0 or dual <= 0:
+            return cert
+        bound = math.ldexp(num / (dual * (1.0 + err)), problem.y_exp - problem.phi_exp)
+        if bound <= cert.norm_lower_bound:
+            return cert
+        gap = cert.norm / bound - 1.0 if bound > 0 else math.inf
+        note = "norm gap from the dual of min ||c|| over the least-squares set V_r^T c = S_r^-1 U_r^T y (rcond rule)"
+        return replace(
+            cert, norm_lower_bound=bound, norm_gap=max(gap, 0.0),
+            coef_distance=math.sqrt(max(cert.norm**2 - bound**2, 0.0)) / cert.norm if cert.norm > 0 else 0.0,
+            notes="; ".join(n for n in (cert.notes, note) if n),
         )
 
 

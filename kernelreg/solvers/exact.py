@@ -511,6 +511,7 @@ class SpectralSolver:
                 "solution.",
                 method="exact",
                 status="infeasible",
+                floor=shown,
             )
         target = eps - floor
         if target <= 0.0 or not self._usable_np.any():

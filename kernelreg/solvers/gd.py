@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from kernelreg._log import logger, progress
 from kernelreg.exceptions import DivergenceError
 from kernelreg.solvers._certificate import certify
 from kernelreg.solvers._problem import Problem, check_eps
@@ -48,6 +49,7 @@ class _LoopOptions:
     lr: float | None = None
     advice: str = ""
     stability: str = ""
+    verbose: bool | int = False
 
 
 class _Operator:
@@ -115,20 +117,33 @@ class _GDStepper(_Stepper):
 
 
 class _AdamStepper(_Stepper):
-    """torch.optim.Adam on c with the exact mse gradient supplied by hand (no autograd graph)."""
+    """Adam on c with the exact mse gradient, written out: ``torch.optim.Adam``'s update (amsgrad=False, eps=1e-8).
 
-    def __init__(self, op: _Operator, Y: torch.Tensor, lr: float, betas: tuple[float, float]) -> None:
+    The same arithmetic as torch's single-tensor Adam (``lerp`` for the first moment, bias
+    corrections in Python floats), without the optimizer object: its first ``step`` imports
+    ``torch._dynamo``, 2-3 s in a fresh process.
+    """
+
+    def __init__(self, op: _Operator, Y: torch.Tensor, lr: float, betas: tuple[float, float], eps: float = 1e-8) -> None:
         self.op, self.Y = op, Y
-        self.coef = torch.zeros(op.shape[1], Y.shape[1], dtype=op.dtype, device=op.device, requires_grad=True)
-        self.optimizer = torch.optim.Adam([self.coef], lr=lr, betas=betas)
+        self.lr, self.betas, self.eps = lr, betas, eps
+        self.coef = torch.zeros(op.shape[1], Y.shape[1], dtype=op.dtype, device=op.device)
+        self.first = torch.zeros_like(self.coef)
+        self.second = torch.zeros_like(self.coef)
+        self.t = 0
         self.residual = -Y
 
     def step(self) -> None:
         """One Adam step on grad mse = 2 Phi^T r / (N K)."""
-        self.coef.grad = (2.0 / self.Y.numel()) * self.op.rmv(self.residual)
-        self.optimizer.step()
-        with torch.no_grad():
-            self.residual = self.op.mv(self.coef) - self.Y
+        beta1, beta2 = self.betas
+        grad = (2.0 / self.Y.numel()) * self.op.rmv(self.residual)
+        self.t += 1
+        self.first.lerp_(grad, 1.0 - beta1)
+        self.second.mul_(beta2).addcmul_(grad, grad, value=1.0 - beta2)
+        step_size = self.lr / (1.0 - beta1**self.t)
+        denom = (self.second.sqrt() / (1.0 - beta2**self.t) ** 0.5).add_(self.eps)
+        self.coef.addcdiv_(self.first, denom, value=-step_size)
+        self.residual = self.op.mv(self.coef) - self.Y
 
 
 class _CGLSStepper(_Stepper):
@@ -213,6 +228,15 @@ def power_lipschitz(P: torch.Tensor | _Operator, n_outputs: int, max_iter: int =
 
 def _iterate(stepper: _Stepper, opts: _LoopOptions, nk: int) -> tuple[str, int, list[dict[str, float]], str]:
     """Drive a stepper from coef = 0: stop on target, tol or max_iter; detect divergence; record history."""
+    with progress(total=opts.max_iter, desc=opts.method, unit="iter", verbose=opts.verbose) as bar:
+        run = _loop(stepper, opts, nk, bar)
+    status, k, history, message = run
+    logger.info("%s: %s after %d iterations, mse %.4g (%s).", opts.method, status, k, history[-1]["mse"], message)
+    return run
+
+
+def _loop(stepper: _Stepper, opts: _LoopOptions, nk: int, bar: Any) -> tuple[str, int, list[dict[str, float]], str]:
+    """The loop of :func:`_iterate`, advancing ``bar`` once per iteration."""
     start = perf_counter()
     mse0 = float((stepper.residual**2).sum()) / nk
     mse, prev, rises, k = mse0, mse0, 0, 0
@@ -228,6 +252,9 @@ def _iterate(stepper: _Stepper, opts: _LoopOptions, nk: int) -> tuple[str, int, 
         stepper.step()
         k += 1
         mse = float((stepper.residual**2).sum()) / nk
+        bar.update()
+        if k % 100 == 0:
+            bar.set_postfix(mse=f"{mse:.3g}", refresh=False)
         rises = rises + 1 if mse > prev else 0
         if not math.isfinite(mse) or mse > _BLOWUP_FACTOR * mse0 or (rises >= _RISING_PATIENCE and mse > mse0):
             raise DivergenceError(_divergence_message(opts, k, mse, mse0, rises), method=opts.method)
@@ -305,7 +332,8 @@ def _check_target(target_mse: Any, method: str) -> float:
 
 
 def _loop_options(
-    method: str, problem: Problem, max_iter: Any, target_mse: Any, tol: Any, history_every: Any, callback: Any
+    method: str, problem: Problem, max_iter: Any, target_mse: Any, tol: Any, history_every: Any, callback: Any,
+    verbose: Any = False,
 ) -> _LoopOptions:
     """Validate the shared loop settings once (target_mse in the solvers' units, like the loop's mse)."""
     if callback is not None and not callable(callback):
@@ -317,6 +345,7 @@ def _loop_options(
         tol=None if tol is None else _check_positive_float(tol, "tol", method),
         history_every=_check_positive_int(history_every, "history_every", method),
         callback=callback,
+        verbose=verbose,
     )
 
 
@@ -363,6 +392,7 @@ def solve_gd(
     tol: float | None = None,
     history_every: int = 1,
     callback: Callable[[int, torch.Tensor, float], Any] | None = None,
+    verbose: bool | int = False,
 ) -> Solution:
     """Backend of ``solve(method="gd")``: full-batch GD on mse from zero (see :func:`kernelreg.solvers.solve`).
 
@@ -370,7 +400,7 @@ def solve_gd(
     (times 1.01); ``info`` records ``lipschitz``, ``lr`` and the stability bound ``2 / L``.
     """
     start = perf_counter()
-    opts = _loop_options("gd", problem, max_iter, target_mse, tol, history_every, callback)
+    opts = _loop_options("gd", problem, max_iter, target_mse, tol, history_every, callback, verbose)
     op, Yt = _prepare(problem)
     lipschitz, power_iters = power_lipschitz(op, Yt.shape[1])
     if lr is None:
@@ -410,14 +440,15 @@ def solve_adam(
     tol: float | None = None,
     history_every: int = 1,
     callback: Callable[[int, torch.Tensor, float], Any] | None = None,
+    verbose: bool | int = False,
 ) -> Solution:
-    """Backend of ``solve(method="adam")``: full-batch ``torch.optim.Adam`` on mse from zero.
+    """Backend of ``solve(method="adam")``: full-batch Adam (``torch.optim.Adam``'s update) on mse from zero.
 
     Adam reaches small mse but not the min-norm coefficients: its per-coordinate step sizes
     move c out of the row space of Phi.
     """
     start = perf_counter()
-    opts = _loop_options("adam", problem, max_iter, target_mse, tol, history_every, callback)
+    opts = _loop_options("adam", problem, max_iter, target_mse, tol, history_every, callback, verbose)
     lr = _check_positive_float(lr, "lr", "adam")
     if len(tuple(betas)) != 2 or not all(0.0 <= float(b) < 1.0 for b in betas):
         raise ValueError(f"method='adam': betas must be two numbers in [0, 1); got betas={betas!r}.")
@@ -441,6 +472,7 @@ def solve_cg(
     tol: float | None = 1e-12,
     history_every: int = 1,
     callback: Callable[[int, torch.Tensor, float], Any] | None = None,
+    verbose: bool | int = False,
 ) -> Solution:
     """Backend of ``solve(method="cg")``: CGLS from zero, which tends to the min-norm least-squares solution.
 
@@ -448,7 +480,7 @@ def solve_cg(
     ``||Phi^T (y - Phi c)|| <= tol * ||Phi^T y||`` in every output column.
     """
     start = perf_counter()
-    opts = _loop_options("cg", problem, max_iter, target_mse, tol, history_every, callback)
+    opts = _loop_options("cg", problem, max_iter, target_mse, tol, history_every, callback, verbose)
     opts = replace(
         opts,
         advice=f"Raise max_iter (now {opts.max_iter}) or loosen tol (now {opts.tol}); on a very "
