@@ -317,9 +317,14 @@ def _best_bound(
 
 
 def _misalignment(C: np.ndarray, t: np.ndarray, fw: np.ndarray | None) -> float:
-    """||C - tau t|| / ||C|| for the best scale tau: how far c is from the witness direction (KKT residual)."""
+    """||C - tau t|| / ||C|| for the best scale tau: how far c is from the witness direction (KKT residual).
+
+    Weighted norm ``||W c||``: measured in its own geometry, ``||W c - tau W^-1 t|| / ||W c||`` (the
+    KKT reads ``W^2 c = Phi^T alpha / lam``), so that at eps = 0 it bounds the distance of ``W c``
+    from ``W^-1`` times the row space, where the weighted least-squares minimiser lies.
+    """
     if fw is not None:
-        t = t / fw[:, None] ** 2  # weighted norm: the KKT reads W^2 c = Phi^T alpha / lam
+        C, t = C * fw[:, None], t / fw[:, None]
     tt = float(np.vdot(t, t))
     if not tt > 0 or not math.isfinite(tt):
         return 1.0
