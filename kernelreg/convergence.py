@@ -4,8 +4,10 @@ This module sits at the compare stage: it streams random features (``features``)
 limit kernel (``kernels``), solves both min-norm programs with the public ``solvers.solve`` (so
 both carry its certificates) and measures the fits with the spectral-bias paper's metric
 (``compare.compare_fits``). Φ is never stored: ΦΦᵀ is accumulated over chunks of features, and
-the finite-width fit is solved through its Gram factor, which is the same program (the fit of
-min ‖c‖ s.t. (1/N)‖Φc − y‖² ≤ eps depends on Φ only through ΦΦᵀ).
+the finite-width fit is solved on the kernel K_n = ΦΦᵀ/n itself, which is the same program (the
+fit of min ‖c‖ s.t. (1/N)‖Φc − y‖² ≤ eps depends on Φ only through ΦΦᵀ): one eigendecomposition
+per width (:meth:`kernelreg.solvers.SpectralSolver.from_gram`) serves every target, and the fits
+are f = K(·, X) α.
 """
 
 from __future__ import annotations
@@ -18,30 +20,38 @@ from typing import Any, Callable
 
 import numpy as np
 from numpy.typing import ArrayLike
+from scipy import linalg
 from sklearn.utils import check_random_state
 
 from kernelreg.compare import compare_fits, hull_points
 from kernelreg.exceptions import SolverError
 from kernelreg.features import RandomFeatureMap
-from kernelreg.kernels import GramFactor, LimitKernel, gram_features
-from kernelreg.solvers import Solution, solve
+from kernelreg.kernels import LimitKernel
+from kernelreg.solvers import Solution, SpectralSolver, solve
 
 __all__ = ["WidthConvergence", "width_convergence", "kernel_fit"]
 
 
-def kernel_fit(factor: GramFactor, y: ArrayLike, eps: float) -> tuple[Solution, str]:
-    """The min-norm fit on a kernel's Gram factor at eps, or the min-norm least-squares fit when eps is infeasible.
+def kernel_fit(
+    K: np.ndarray, y: ArrayLike, eps: float, *, eigh: tuple[np.ndarray, np.ndarray] | None = None,
+    rcond: float | None = None,
+) -> tuple[Solution, str]:
+    """The min-norm fit on a kernel matrix at eps, or the min-norm least-squares fit when eps is infeasible.
 
-    Returns the solution and its status ("infeasible" when eps had to be dropped to 0: the
-    least-squares floor of this kernel on these points is above eps).
+    One eigendecomposition of K (``eigh``, when given, is used instead:
+    :meth:`kernelreg.solvers.SpectralSolver.from_gram`) serves both tries. The solution's ``coef``
+    is α (f = K(·, X) α), its norm the RKHS norm, its certificate measured with K. Returns the
+    solution and its status ("infeasible" when eps had to be dropped to 0: the least-squares floor
+    of this kernel on these points is above eps).
     """
+    spec = SpectralSolver.from_gram(K, y, eigh=eigh, rcond=rcond)
     try:
-        sol = solve(factor.features, y, method="exact", eps=eps)
+        sol = solve(K, y, method="exact", eps=eps, factorization=spec)
         return sol, sol.status
     except SolverError as exc:
         if exc.status != "infeasible":
             raise
-        sol = solve(factor.features, y, method="exact", eps=0.0)
+        sol = solve(K, y, method="exact", eps=0.0, factorization=spec)
         return sol, "infeasible"
 
 
@@ -187,8 +197,9 @@ def width_convergence(
     One stream of random features (``RandomFeatureMap`` chunks with independent seeds, so the
     first n features are a width-n draw for every n) accumulates ΦΦᵀ on the training points and
     Φ(P)Φᵀ on the comparison points P; Φ itself is never stored. At each width the fit is
-    ``solve(Φ_{K_n}, y, eps=eps)`` on the Gram factor of K_n (:func:`kernelreg.kernels.gram_features`),
-    the limit fit the same on K∞, and the two are compared with :func:`kernelreg.compare.compare_fits`.
+    the kernel min-norm fit on K_n (:func:`kernel_fit`: one eigendecomposition of K_n for all
+    targets), the limit fit the same on K∞, and the two are compared with
+    :func:`kernelreg.compare.compare_fits`.
 
     Parameters
     ----------
@@ -208,7 +219,8 @@ def width_convergence(
     chunk_size : int, default=4096
         Features per streamed chunk.
     rcond : float or None, default=None
-        Eigenvalue cut-off of the Gram factors (:func:`kernelreg.kernels.gram_features`).
+        Eigenvalue cut-off of the kernel matrices (eigenvalues ``<= rcond * lambda_max`` are null;
+        default ``n_samples * eps_64``, as :func:`kernelreg.kernels.gram_features`).
     kernel_tol : float, default=1e-10
         Quadrature tolerance of :class:`kernelreg.kernels.LimitKernel`.
     random_state : int, RandomState or None, default=0
@@ -247,10 +259,10 @@ def width_convergence(
     limit_fits: list[tuple[Solution, str, np.ndarray]] = []
     if Y is not None:
         P = hull_points(X, n_points=n_points) if points is None else np.asarray(points, dtype=np.float64)
-        factor = gram_features(K_inf, rcond=rcond)
-        F_limit = factor.transform(kernel(P, X))
+        decomposition = linalg.eigh(K_inf)  # once for every target
+        F_limit = kernel(P, X)  # the fits are f = K(., X) alpha
         for j in range(Y.shape[1]):
-            sol, status = kernel_fit(factor, Y[:, j], eps)
+            sol, status = kernel_fit(K_inf, Y[:, j], eps, eigh=decomposition, rcond=rcond)
             limit_fits.append((sol, status, F_limit))
 
     rng = check_random_state(random_state)
@@ -283,10 +295,10 @@ def width_convergence(
         if Y is None:
             rows.append({**common, "target": names[0], "rel_error": None, "norm": None, "mse": None, "status": None})
             continue
-        factor_n = gram_features(K_n, rcond=rcond)
-        F_n = factor_n.transform(G_P / done)
+        decomposition = linalg.eigh(K_n)
+        F_n = G_P / done
         for j, (lim, _, F_limit) in enumerate(limit_fits):
-            sol, status = kernel_fit(factor_n, Y[:, j], eps)
+            sol, status = kernel_fit(K_n, Y[:, j], eps, eigh=decomposition, rcond=rcond)
             r_inf, r_n = F_limit.shape[1], F_n.shape[1]
             features = _Stacked(P, F_limit, F_n)
             cmp = compare_fits(_padded(lim, 0, r_n), _padded(sol, r_inf, 0), X, features, points=P,

@@ -18,6 +18,7 @@ from kernelreg._log import logged_run, logger
 from kernelreg._torch import to_numpy64
 from kernelreg.features import RandomFeatureMap
 from kernelreg.kernels import LimitKernel, gram_features
+from kernelreg.solvers import SpectralSolver
 
 __all__ = ["KernelRegimeRegressor", "KernelRegimeClassifier"]
 
@@ -98,39 +99,101 @@ class _KernelRegimeBase(OutputLayerEstimator):
             return previous
         return fmap._fit_validated(X)
 
+    def _limit_kernel(self, X: np.ndarray, device: torch.device, sample_weight: np.ndarray | None) -> LimitKernel:
+        """The fitted limit kernel: the previous fit's with ``warm_start`` (same settings and training inputs), else new."""
+        kernel = LimitKernel(self.activation, self.params_for("activation") or None,
+                             self._offset_scale(X, sample_weight), device=device)
+        previous = self.__dict__.get("kernel_")
+        if (self.warm_start and isinstance(previous, LimitKernel) and previous.get_params() == kernel.get_params()
+                and np.array_equal(self.__dict__.get("X_fit_"), X)):
+            return previous
+        return kernel.fit(X)
+
     def _fit_output(self, X: np.ndarray, targets: np.ndarray, data: dict[str, Any], device: torch.device,
                     sample_weight: np.ndarray | None, loss: str = "squared") -> dict[str, Any]:
         """Φ on the device, the output layer on it, and the fitted state (committed by the caller).
 
-        Width ``"inf"``: Φ_K of the limit kernel's Gram matrix (Φ_K Φ_Kᵀ = K∞ on the training
-        points), so the same program is solved, with the same certificate; predictions are
-        K∞(X, X_fit_) @ dual_coef_ + intercept_.
+        Width ``"inf"``: the program on the limit kernel's Gram matrix K∞ itself — with
+        ``solver="exact"`` one eigendecomposition of K∞ (:meth:`SpectralSolver.from_gram`: the
+        solution is α, certified against K∞), with the other solvers on the factor Φ_K (Φ_K Φ_Kᵀ =
+        K∞); predictions are K∞(X, X_fit_) @ dual_coef_ + intercept_. ``warm_start`` with the
+        exact solver keeps the factorisation: a refit on the same data with another eps skips it.
         """
         start = time.perf_counter()
         if self.n_features == "inf":
-            kernel = LimitKernel(self.activation, self.params_for("activation") or None,
-                                 self._offset_scale(X, sample_weight), device=device).fit(X)
+            kernel = self._limit_kernel(X, device, sample_weight)
         else:
             fmap = self._feature_map(X, device, sample_weight)
         if self.solver == "cvxpy":
             X, targets, sample_weight = _canonical_rows(X, targets, sample_weight)
-        if self.n_features == "inf":
+        layer = kernel if self.n_features == "inf" else fmap
+        key = _FitKey(layer, X, targets, sample_weight, self.fit_intercept)
+        spec = self._reusable_factorization(key)
+        factor = None
+        if spec is not None:  # warm start on the same data: the factorisation's own Φ (or K), nothing recomputed
+            Phi = spec._problem.source.K if self.n_features == "inf" else spec._problem.source.P
+        elif self.n_features == "inf" and self._factorizable():
+            Phi = kernel.tensor(X)
+            spec = SpectralSolver.from_gram(Phi, targets, rcond=self.params_for("solver").get("rcond"),
+                                            fit_intercept=self.fit_intercept, sample_weight=sample_weight,
+                                            device=device)
+        elif self.n_features == "inf":
             factor = gram_features(kernel.tensor(X))
             Phi = factor.features
         else:
             Phi = fmap._transform_tensor(X)
+            if self.warm_start and self._factorizable():
+                spec = SpectralSolver(Phi, targets, rcond=self.params_for("solver").get("rcond"),
+                                      fit_intercept=self.fit_intercept, sample_weight=sample_weight, device=device)
         logger.info("%s: features Φ of shape %s (%s) on %s in %.3g s.", type(self).__name__, tuple(Phi.shape),
-                    "limit kernel, Φ_K Φ_Kᵀ = K∞" if self.n_features == "inf" else "random hidden layer",
+                    "limit kernel K∞" if self.n_features == "inf" else "random hidden layer",
                     Phi.device, time.perf_counter() - start)
-        sol = self._solve_output_layer(Phi, targets, method=self.solver, device=device,
-                                       fit_intercept=self.fit_intercept, sample_weight=sample_weight, loss=loss)
+        self._factorization = spec  # read by _solver_options during this solve only
+        try:
+            sol = self._solve_output_layer(Phi, targets, method=self.solver, device=device,
+                                           fit_intercept=self.fit_intercept, sample_weight=sample_weight, loss=loss)
+        finally:
+            del self._factorization
         state = {**data, "device_": device, "intercept_": sol.intercept, **self._solution_state(sol),
                  "n_outputs_": 1 if sol.coef.ndim == 1 else int(sol.coef.shape[1])}
+        if self.warm_start and spec is not None:
+            state.update(_factorization_=spec, _factorization_key_=key)
         if self.n_features == "inf":
-            state["solution_"].info.update(kernel_rank=int(Phi.shape[1]), kernel_dropped=factor.dropped)
-            dual = to_numpy64(factor.dual_coef(torch.as_tensor(sol.coef, device=Phi.device)))
+            if factor is None:
+                state["solution_"].info.update(kernel_rank=spec.rank, kernel_dropped=spec.n_samples - spec.rank)
+                dual = np.array(sol.coef, dtype=np.float64)
+            else:
+                state["solution_"].info.update(kernel_rank=int(Phi.shape[1]), kernel_dropped=factor.dropped)
+                dual = to_numpy64(factor.dual_coef(torch.as_tensor(sol.coef, device=Phi.device)))
             return {**state, "kernel_": kernel, "X_fit_": np.asarray(X, dtype=np.float64), "dual_coef_": dual}
         return {**state, "feature_map_": fmap, "coef_": sol.coef}
+
+    def _factorizable(self) -> bool:
+        """The exact solver without options that choose another decomposition: one factorisation can serve it."""
+        return self.solver == "exact" and not ({"decomposition", "max_memory"} & set(self.params_for("solver")))
+
+    def _reusable_factorization(self, key: _FitKey) -> SpectralSolver | None:
+        """The previous fit's factorisation, when ``warm_start`` and this fit has the same layer, data and weights."""
+        previous = self.__dict__.get("_factorization_")
+        if not (self.warm_start and previous is not None and self._factorizable()):
+            return None
+        return previous if key == self.__dict__.get("_factorization_key_") else None
+
+    def _solver_options(self, method: str, device: torch.device) -> dict[str, Any]:
+        """As the base, plus this fit's factorisation for the exact solver (its rcond was the factorisation's)."""
+        options = super()._solver_options(method, device)
+        spec = self.__dict__.get("_factorization")
+        if spec is not None and method == "exact":
+            options.pop("rcond", None)
+            options["factorization"] = spec
+        return options
+
+    def __getstate__(self) -> dict[str, Any]:
+        """As the base, without the warm-start factorisation (it holds Φ; a refit after loading recomputes it)."""
+        state = super().__getstate__()
+        state.pop("_factorization_", None)
+        state.pop("_factorization_key_", None)
+        return state
 
     def _head(self):
         """Finite width: Φ(X) and coef_. Width ``"inf"``: K∞(X, X_fit_) and dual_coef_."""
@@ -143,6 +206,24 @@ class _KernelRegimeBase(OutputLayerEstimator):
         super().__setstate__(state)
         if "kernel_" in self.__dict__:
             self.kernel_.device_ = self.device_
+
+
+class _FitKey:
+    """What a factorisation depends on: the frozen layer (the same object), X, the targets, the weights, the intercept."""
+
+    def __init__(self, layer: Any, X: np.ndarray, targets: np.ndarray, sample_weight: np.ndarray | None,
+                 fit_intercept: bool) -> None:
+        self.layer, self.fit_intercept = layer, bool(fit_intercept)
+        self.arrays = tuple(None if a is None else np.array(a, dtype=np.float64) for a in (X, targets, sample_weight))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, _FitKey) or other.layer is not self.layer or other.fit_intercept != self.fit_intercept:
+            return False
+        return all((a is None and b is None) or (a is not None and b is not None and a.shape == b.shape
+                                                 and np.array_equal(a, b))
+                   for a, b in zip(self.arrays, other.arrays))
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 def _canonical_rows(X: np.ndarray, targets: np.ndarray, sample_weight: np.ndarray | None):

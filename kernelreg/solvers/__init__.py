@@ -24,7 +24,7 @@ from kernelreg.solvers._floor import least_loss
 from kernelreg.solvers._problem import prepare, suggest
 from kernelreg.solvers._solution import STATUSES, Solution
 from kernelreg.solvers.convex import MinNormProgram, solve_cvxpy
-from kernelreg.solvers._fallback import solve_exact
+from kernelreg.solvers._fallback import problem_for, solve_exact
 from kernelreg.solvers.exact import SpectralSolver, gd_trajectory
 from kernelreg.solvers.gd import solve_adam, solve_cg, solve_gd
 from kernelreg.solvers.streamed import ChunkedSolver
@@ -53,7 +53,7 @@ _BACKENDS: dict[str, Callable[..., Solution]] = {
 }
 #: Options solve() itself consumes (while validating), per method.
 _SHARED: dict[str, tuple[str, ...]] = {
-    "exact": ("device", "max_memory"),
+    "exact": ("device", "max_memory", "factorization"),
     "cvxpy": (),
     "gd": ("device", "dtype"),
     "adam": ("device", "dtype"),
@@ -107,6 +107,11 @@ def solve(
           singular values ``<= rcond * s_max`` are null), ``max_memory`` (bytes or ``"2GB"``:
           stream Phi in chunks so that the statistics plus one chunk fit; a budget too small for
           one row raises ``ValueError``). ``info["passes"]`` counts the passes over Phi.
+          ``factorization=spec``: a :class:`SpectralSolver` (or ``ChunkedSolver``) already built on
+          exactly this Phi (values checked), y, ``fit_intercept`` and ``sample_weight`` is used
+          instead of a new decomposition (a refit at another eps costs a root-find and the
+          certificate's pass); from :meth:`SpectralSolver.from_gram`, Phi is the kernel matrix K
+          and ``coef`` holds the dual coefficients alpha (``f = K alpha + intercept``).
         - ``"cvxpy"``: the same program in CVXPY (Clarabel, SCS fallback), plus ``norm="l1"``,
           ``weights``, ``loss="hinge"|"logistic"``, ``reduce``, ``solver``, ``solver_options``;
           other keywords go to ``Problem.solve`` unchanged. A squared-loss l2 answer the
@@ -203,6 +208,8 @@ def solve(
             "method='exact', or load Phi into memory (np.asarray(Phi) / Phi.compute())."
         )
     shared = {key: options.pop(key) for key in _SHARED[method] if key in options}
+    if shared.get("factorization") is not None:
+        return _solve_factored(Phi, y, eps, shared, options, fit_intercept=fit_intercept, sample_weight=sample_weight)
     dtype = resolve_dtype(shared.get("dtype", "float64"))
     problem = prepare(
         Phi,
@@ -217,3 +224,20 @@ def solve(
     with run_scope(verbose=options.get("verbose", False)):
         return _BACKENDS[method](problem, **options)
 
+
+
+def _solve_factored(Phi: Any, y: Any, eps: float, shared: dict[str, Any], options: dict[str, Any], *,
+                    fit_intercept: bool, sample_weight: Any) -> Solution:
+    """``solve(method="exact", factorization=spec)``: no new decomposition, the same fallback policy and certificate."""
+    spec = shared["factorization"]
+    given = [key for key in ("decomposition", "rcond") if key in options] + (
+        ["max_memory"] if shared.get("max_memory") is not None else [])
+    if given:
+        raise ValueError(
+            f"solve(method='exact', factorization=...) takes its decomposition, rank rule and memory from the "
+            f"factorization; drop {', '.join(given)} (or build the SpectralSolver with them)."
+        )
+    problem = problem_for(spec, Phi, y, eps, fit_intercept=fit_intercept, sample_weight=sample_weight,
+                          device=shared.get("device"))
+    with run_scope(verbose=options.get("verbose", False)):
+        return solve_exact(problem, factored=spec, **options)

@@ -238,15 +238,43 @@ def _dual_norm(T: np.ndarray, norm: str, feature_weights: np.ndarray | None) -> 
     return float(np.abs(scaled).max()) if norm == "l1" else float(np.linalg.norm(scaled))
 
 
+class _Metric:
+    """How the dual norm ``||Phi_e^T a||_*`` of a witness a is measured from its image ``t = Phi_e^T a``, and its rounding.
+
+    Feature space (this class): ``t`` is a vector of feature coefficients; its l2 / weighted / l-inf
+    norm carries an absolute rounding error of about ``err ||Phi_e||_F ||a||`` from the product.
+    """
+
+    def __init__(self, norm: str, fw: np.ndarray | None, err: float, fro: float) -> None:
+        self.norm, self.fw, self.err, self.fro = norm, fw, err, fro
+
+    def __call__(self, t: np.ndarray) -> float:
+        return _dual_norm(t, self.norm, self.fw)
+
+    def prepare(self, T: list[np.ndarray]) -> None:
+        """Precompute what :meth:`error` needs for these (normalised) images (nothing in feature space)."""
+
+    def error(self, den: np.ndarray | float, a_norm: np.ndarray | float, beta: np.ndarray) -> np.ndarray | float:
+        """Bound on (true dual norm - measured ``den``) for the witness ``sum beta_i a_i`` of norm ``a_norm``.
+
+        ``beta`` has one row per candidate (a column per evaluated combination when 2-D).
+        """
+        return self.err * self.fro * a_norm
+
+    def forms(self, T: list[np.ndarray]) -> np.ndarray | None:
+        """The Gram matrix of the images under the metric (l2 only; None: evaluate the norm directly)."""
+        if self.fw is not None or self.norm != "l2":
+            return None
+        return np.array([[np.vdot(a, b) for b in T] for a in T])
+
+
 def _best_bound(
     A: list[np.ndarray],
     T: list[np.ndarray],
     ye: np.ndarray,
     rho: float,
-    norm: str,
-    fw: np.ndarray | None,
+    metric: _Metric,
     err: float,
-    fro: float,
 ) -> tuple[float, np.ndarray, float]:
     """Maximise the dual bound over the span of the candidate witnesses; (bound, beta, rounding share)."""
     # normalise each candidate: the bound is scale-invariant, the 2x2 forms are better conditioned
@@ -256,6 +284,7 @@ def _best_bound(
     T = [T[i] / scales[i] for i in keep]
     if not A:
         return 0.0, np.zeros(0), 0.0
+    metric.prepare(T)
     y_norm = float(np.linalg.norm(ye))
 
     def bound(beta: np.ndarray) -> tuple[float, float]:
@@ -264,15 +293,15 @@ def _best_bound(
         a_norm = float(np.linalg.norm(alpha))
         num = float(np.vdot(alpha, ye)) - rho * a_norm
         slack = err * a_norm * (y_norm + rho)
-        den = _dual_norm(t, norm, fw)
-        den_err = err * fro * a_norm
+        den = metric(t)
+        den_err = metric.error(den, a_norm, beta)
         if num - slack <= 0 or den + den_err <= 0:
             return 0.0, 0.0
         value = (num - slack) / (den + den_err)
         exact = num / den if den > 0 else math.inf
         return value, exact
 
-    if len(A) == 1 or norm == "l1":
+    if len(A) == 1 or metric.norm == "l1":
         best, best_beta = 0.0, np.zeros(len(A))
         for i in range(len(A)):
             for sign in (1.0, -1.0):
@@ -287,7 +316,7 @@ def _best_bound(
     # grid search on the 2 x 2 quadratic forms (cheap), then a bounded refinement and a final exact
     # evaluation with the vectors themselves (no cancellation from the forms in the reported value)
     Aa = np.array([[np.vdot(a, b) for b in A] for a in A])
-    Tt = None if fw is not None else np.array([[np.vdot(a, b) for b in T] for a in T])
+    Tt = metric.forms(T)
     p = np.array([np.vdot(a, ye) for a in A])
 
     def form_value(theta: np.ndarray) -> np.ndarray:
@@ -295,10 +324,10 @@ def _best_bound(
         a_norm = np.sqrt(np.maximum(np.einsum("ik,ij,jk->k", beta, Aa, beta), 0.0))
         num = beta.T @ p - rho * a_norm - err * a_norm * (y_norm + rho)
         if Tt is None:
-            den = np.array([_dual_norm(beta[0, k] * T[0] + beta[1, k] * T[1], norm, fw) for k in range(theta.size)])
+            den = np.array([metric(beta[0, k] * T[0] + beta[1, k] * T[1]) for k in range(theta.size)])
         else:
             den = np.sqrt(np.maximum(np.einsum("ik,ij,jk->k", beta, Tt, beta), 0.0))
-        den = den + err * fro * a_norm
+        den = den + metric.error(den, a_norm, beta)
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where((num > 0) & (den > 0), num / den, 0.0)
 
@@ -365,6 +394,9 @@ def certify(
     Certificate
         In the caller's units (mse, eps and norms scaled back).
     """
+    dual = getattr(problem, "certify_dual", None)
+    if dual is not None:  # a kernel problem: coefficients are alpha, measured with K (kernelreg.solvers._kernel)
+        return dual(C, b, eps=eps, witness=witness, tolerances=tolerances)
     N, K = problem.n_samples, problem.n_outputs
     C = C.to(dtype=torch.float64)
     if b is None:
@@ -409,7 +441,7 @@ def certify(
             cands_T[i] = t - np.outer(Tw / math.sqrt(total), coef_q)
     fw = None if feature_weights is None else feature_weights.double().cpu().numpy()
     err = math.sqrt(N) * F64_EPS  # probabilistic rounding level of length-N float64 sums (sqrt(N) u)
-    bound, beta, exact = _best_bound(cands_A, cands_T, ye, rho, norm, fw, err, fro)
+    bound, beta, exact = _best_bound(cands_A, cands_T, ye, rho, _Metric(norm, fw, err, fro), err)
 
     norm_value = _objective(C, norm, feature_weights)
     if norm_value == 0.0:

@@ -20,14 +20,16 @@ from typing import Literal
 import torch
 
 from kernelreg._log import logger
+from kernelreg._torch import resolve_device
 from kernelreg.solvers._certificate import certify
 from kernelreg.solvers._linalg import check_lam, check_rcond
-from kernelreg.solvers._problem import Problem
+from kernelreg.solvers._kernel import KernelProblem, KernelSource, prepare_kernel
+from kernelreg.solvers._problem import Problem, check_eps, prepare
 from kernelreg.solvers._solution import Solution, build_solution, finish
 from kernelreg.solvers._sources import DenseSource
 from kernelreg.solvers.exact import SpectralSolver, Unresolved, _saturate, _unresolved_error
 
-__all__ = ["solve_exact"]
+__all__ = ["solve_exact", "problem_for"]
 
 _EXACT_DECOMPOSITIONS = ("auto", "gram", "qr", "svd")
 
@@ -140,6 +142,71 @@ def solve_exact(
         else "Use decomposition='auto' or 'svd' (no squared condition number), or a larger eps."
     )
     return finish(sol, advice)
+
+
+def problem_for(factored: SpectralSolver, Phi: object, y: object, eps: object, *, fit_intercept: bool,
+                sample_weight: object, device: object) -> Problem:
+    """The factorisation's own problem at a new eps, once (Phi, y, weights, intercept) are checked to be its data.
+
+    Phi is compared value by value with what the factorisation was built on (one pass; no copy for
+    an array or tensor already in float64 on the device); streamed Phi must be the same object (a
+    memory map or source) or, for dask, the same graph.
+    """
+    if not isinstance(factored, SpectralSolver):
+        raise TypeError(
+            f"factorization must be a SpectralSolver (or ChunkedSolver) built on the same data; got "
+            f"{type(factored).__name__}."
+        )
+    old = factored._problem
+    eps = check_eps(eps)
+    if device is not None:
+        if resolve_device(device) != old.device:
+            raise ValueError(f"device={device!r} differs from the factorization's device {old.device}; omit device.")
+    kernel = isinstance(old, KernelProblem)
+    make = prepare_kernel if kernel else prepare
+    new = make(Phi, y, eps, device=old.device, fit_intercept=fit_intercept, sample_weight=sample_weight,
+               **({} if kernel or isinstance(old.source, DenseSource) else {"stream": True}))
+    differences = _differences(old, new)
+    if differences:
+        raise ValueError(
+            "factorization= was built for other data than this solve: " + "; ".join(differences) + ". Build "
+            f"it on exactly these inputs ({'SpectralSolver.from_gram(K, y, ...)' if kernel else 'SpectralSolver(Phi, y, ...)'}"
+            " with the same fit_intercept and sample_weight), or drop factorization=."
+        )
+    return old.with_eps(eps)
+
+
+def _differences(old: Problem, new: Problem) -> list[str]:
+    """What differs between the data a factorisation was built on and a new solve's data."""
+    out = []
+    if (old.n_samples, old.n_features, old.n_outputs) != (new.n_samples, new.n_features, new.n_outputs):
+        return [f"shapes (n_samples, n_features, n_outputs) {(old.n_samples, old.n_features, old.n_outputs)} "
+                f"vs {(new.n_samples, new.n_features, new.n_outputs)}"]
+    if old.fit_intercept != new.fit_intercept:
+        out.append(f"fit_intercept={old.fit_intercept} vs {new.fit_intercept}")
+    if (old.weights is None) != (new.weights is None) or (
+        old.weights is not None and not torch.equal(old.weights, new.weights)
+    ):
+        out.append("sample_weight differs")
+    if old.y_exp != new.y_exp or not torch.equal(old.Y, new.Y):
+        out.append("y differs")
+    if not _same_phi(old.source, new.source, old.phi_exp, new.phi_exp):
+        out.append("K differs" if isinstance(old.source, KernelSource) else "Phi differs")
+    return out
+
+
+def _same_phi(old: object, new: object, old_exp: int, new_exp: int) -> bool:
+    """The same feature (or kernel) matrix: equal values in memory, the same object or dask graph when streamed."""
+    if type(old) is not type(new) or old_exp != new_exp:
+        return False
+    if isinstance(old, KernelSource):
+        return old.K is new.K or torch.equal(old.K, new.K)
+    if isinstance(old, DenseSource):
+        same_storage = old.P.data_ptr() == new.P.data_ptr() and old.P.stride() == new.P.stride()
+        return (same_storage and old.P.shape == new.P.shape) or torch.equal(old.P, new.P)
+    if hasattr(old, "Phi"):  # chunked: the same array object
+        return old.Phi is new.Phi
+    return getattr(old.P, "name", None) == getattr(new.P, "name", None)  # dask: the same graph
 
 
 def _chain_from(factored: SpectralSolver, precise: str) -> list[str]:

@@ -73,8 +73,11 @@ class Problem:
 
     Built only by :func:`prepare`. Attributes are read by every backend; the effective-problem
     helpers (:meth:`matvec`, :meth:`rmatvec`, :meth:`gram`, :meth:`r_matrix`) apply weights and
-    centring without copying Phi.
+    centring without copying Phi. ``coef_space`` is ``"primal"`` (coefficients of Phi's columns);
+    ``"dual"`` for a kernel matrix (:class:`kernelreg.solvers._kernel.KernelProblem`).
     """
+
+    coef_space = "primal"
 
     def __init__(
         self,
@@ -368,6 +371,7 @@ def _targets(y: Any, n_samples: int) -> tuple[np.ndarray, bool]:
         raise ValueError(f"y is empty: shape {y.shape}; it needs at least one output column.")
     if not np.isfinite(y).all():
         raise ValueError(_describe_nonfinite(y, "y"))
+    y = np.ascontiguousarray(y)  # torch cannot view negative strides (y[::-1])
     return (y[:, None] if y.ndim == 1 else y), y.ndim == 1
 
 

@@ -142,6 +142,8 @@ def build_solution(
             status="failed",
         )
     info = dict(fields.pop("info", {}))
+    if problem.coef_space == "dual":  # alpha of f = K alpha + b: the norm is the RKHS norm the certificate measured
+        info["coef_space"] = "dual"
     if status is None:
         status, message = status_from(cert, method)
     if message:
@@ -149,7 +151,7 @@ def build_solution(
     return Solution(
         coef=coef,
         mse=cert.mse,
-        norm=array_norm(coef),
+        norm=cert.norm if problem.coef_space == "dual" else array_norm(coef),
         method=method,
         status=status,
         eps=problem.eps_asked,

@@ -36,6 +36,7 @@ import torch
 from numpy.typing import ArrayLike
 from scipy.optimize import brentq
 
+from kernelreg._torch import as_tensor
 from kernelreg.exceptions import SolverError
 from kernelreg.solvers._certificate import certify
 from kernelreg.solvers._linalg import (
@@ -49,6 +50,7 @@ from kernelreg.solvers._linalg import (
 from kernelreg.solvers._problem import Problem, check_eps, prepare
 from kernelreg.solvers._solution import Solution, build_solution, finish
 from kernelreg.solvers._sources import DenseSource
+from kernelreg.solvers._kernel import prepare_kernel
 
 __all__ = ["SpectralSolver", "gd_trajectory", "Unresolved"]
 
@@ -152,6 +154,80 @@ class SpectralSolver:
         self._setup(problem, decomposition, rcond)
         return self
 
+    @classmethod
+    def from_gram(
+        cls,
+        K: ArrayLike | torch.Tensor,
+        y: ArrayLike,
+        *,
+        eigh: tuple[ArrayLike, ArrayLike] | None = None,
+        rcond: float | None = None,
+        fit_intercept: bool = False,
+        sample_weight: ArrayLike | None = None,
+        device: str | torch.device = "cpu",
+    ) -> SpectralSolver:
+        """Factor a kernel matrix once: the RKHS min-norm program on the training points, answers as ``f = K alpha + b``.
+
+        For a symmetric positive semi-definite K, ``min ||f||_H s.t. mse(f + b) <= eps`` over
+        ``f = K(., X) alpha`` is the finite-width program for any ``Phi`` with ``Phi Phi^T = K``,
+        and one ``eigh`` of (the effective) K gives its whole spectral solution: no feature factor
+        ``U Lambda^1/2`` is formed and nothing is decomposed twice. Every solve works as for a
+        feature matrix, except that ``Solution.coef`` holds the dual coefficients alpha (shape
+        (n_samples,) or (n_samples, n_outputs); ``info["coef_space"] = "dual"``), ``norm`` is
+        the RKHS norm ``sqrt(alpha^T K alpha)``, ``lam`` is ``KernelRidge(alpha=lam)``'s and
+        :meth:`gd_coef` / :meth:`flow_coef` return alpha too. Certificates are measured with K
+        itself (residual ``K alpha + b - y``).
+
+        Parameters
+        ----------
+        K : array-like or torch.Tensor of shape (n_samples, n_samples)
+            Symmetric PSD kernel matrix, e.g. ``LimitKernel(...).fit(X)(X)``; symmetrised as
+            ``(K + K^T) / 2`` unless exactly symmetric. A float64 tensor on ``device`` is used in place.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        eigh : tuple (eigenvalues, eigenvectors) or None, default=None
+            A precomputed eigendecomposition of K (``numpy.linalg.eigh(K)``, any order), used
+            instead of computing one, e.g. to fit several targets from one decomposition. Only
+            without intercept and weights (those change the matrix that is decomposed).
+        rcond : float or None, default=None
+            Eigenvalues ``<= rcond * lambda_max`` of K are the null space (the rank rule on
+            ``s^2``, as :func:`kernelreg.kernels.gram_features`); default ``n_samples * eps_64``.
+        fit_intercept : bool, default=False
+        sample_weight : array-like of shape (n_samples,) or None, default=None
+        device : {"cpu", "cuda", "auto"} or torch.device, default="cpu"
+
+        Returns
+        -------
+        SpectralSolver
+            With ``decomposition == "kernel"``; ``solve(K, y, eps, factorization=spec)`` runs the
+            exact fallback policy on it (refinement when the eigh answer is not certified).
+
+        Raises
+        ------
+        ValueError
+            K not square, not finite, not PSD (an eigenvalue below ``-1e-6 lambda_max``), of an
+            extreme scale, or ``eigh`` of the wrong shape or with an intercept / weights.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.uniform(-1, 1, (30, 2)); y = np.sin(3 * X[:, 0])
+        >>> K = np.exp(-((X[:, None] - X[None]) ** 2).sum(-1))
+        >>> sol = SpectralSolver.from_gram(K, y).solve_eps(1e-4)
+        >>> sol.status, bool(abs(np.mean((K @ sol.coef - y) ** 2) - 1e-4) < 1e-12)
+        ('optimal', True)
+        """
+        problem = prepare_kernel(K, y, device=device, fit_intercept=fit_intercept, sample_weight=sample_weight)
+        if eigh is not None and not problem.plain:
+            raise ValueError(
+                "from_gram: eigh= is a decomposition of K itself, but fit_intercept=True or sample_weight change the "
+                "matrix that is decomposed (D P K P^T D); leave eigh=None with an intercept or weights."
+            )
+        self = cls.__new__(cls)
+        self._given = eigh
+        self._setup(problem, "kernel", rcond)
+        return self
+
     def _setup(self, problem: Problem, decomposition: str, rcond: float | None) -> None:
         """Factor the problem and keep the spectral state every solve reads."""
         self._problem = problem
@@ -165,6 +241,8 @@ class SpectralSolver:
         start = perf_counter()
         if decomposition == "gram":
             self._factor_gram()
+        elif decomposition == "kernel":
+            self._factor_kernel()
         else:
             self._factor_r()
         self.factor_time_s = perf_counter() - start
@@ -226,6 +304,27 @@ class SpectralSolver:
         s2 = s**2
         significant = s > self.rcond * s.max()
         self._store(s2, significant, torch.ones_like(significant), basis, coords, outside=outside, proj=proj)
+
+    def _factor_kernel(self) -> None:
+        """eigh of the effective kernel K_e (or the given one of K): the wide Gram route, every direction resolved."""
+        P = self._problem
+        self._wide, self._undecided, self._qw = True, False, None
+        G, _ = P.gram(True)
+        given, self._given = getattr(self, "_given", None), None
+        if given is None:
+            s2, basis = torch.linalg.eigh(G)
+        else:
+            s2, basis = _checked_eigh(given, self.n_samples, self.device)
+        top, low = float(s2.max()), float(s2.min())
+        if low < -1e-6 * max(abs(top), abs(low)):
+            raise ValueError(
+                f"from_gram: K is not positive semi-definite: its smallest eigenvalue is {low:.3g} against the "
+                f"largest {top:.3g} (ratio below -1e-6)."
+            )
+        usable = s2 > self.rcond * max(top, 0.0)
+        self._stat = ("gram", G)
+        coords = basis.mT @ P.Ye
+        self._store(s2.clamp_min(0.0), usable, torch.ones_like(usable), basis, coords, outside=0.0)
 
     def _store(
         self,
@@ -440,6 +539,8 @@ class SpectralSolver:
 
     def _orientation(self) -> str:
         """Which matrix was factored (for info)."""
+        if self.decomposition == "kernel":
+            return "eigh of K" if self._problem.plain else "eigh of D P K P^T D"
         if self.decomposition == "gram":
             return "Phi Phi^T" if self._wide else "Phi^T Phi"
         return "Phi^T = QR, svd of R" if self._wide else "[Phi | y] = QR, svd of R"
@@ -789,6 +890,19 @@ def _unresolved_error(spec: SpectralSolver, exc: Unresolved, eps: float) -> Solv
         method="exact",
         status="failed",
     )
+
+
+def _checked_eigh(given: tuple[Any, Any], n: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """A user's (eigenvalues, eigenvectors) of K as float64 tensors on the device, shapes checked."""
+    values, vectors = (as_tensor(np.asarray(v) if not isinstance(v, torch.Tensor) else v, device) for v in given)
+    if tuple(values.shape) != (n,) or tuple(vectors.shape) != (n, n):
+        raise ValueError(
+            f"from_gram: eigh must be (eigenvalues of shape ({n},), eigenvectors of shape ({n}, {n})); got shapes "
+            f"{tuple(values.shape)} and {tuple(vectors.shape)}."
+        )
+    if not (bool(torch.isfinite(values).all()) and bool(torch.isfinite(vectors).all())):
+        raise ValueError("from_gram: the given eigendecomposition contains NaN or inf.")
+    return values, vectors
 
 
 def _saturate(value: float, exponent: int) -> float:
