@@ -12,10 +12,12 @@ _PIECES = {
 n_features : int or "inf", default=1000
     Width of the hidden layer: the number of columns of Φ. ``"inf"`` solves the same program
     in the infinite-width limit, on the N×N limit kernel K∞ of this layer's law
-    (:class:`kernelreg.kernels.LimitKernel`) through features Φ_K with Φ_K Φ_Kᵀ = K∞
-    (:func:`kernelreg.kernels.gram_features`): the same exact solver, certificate and status;
-    predictions are K∞(X, X_fit_) @ dual_coef_ + intercept_ (at the min-norm fit's λ this is
-    ``KernelRidge(alpha=solution_.lam, kernel="precomputed")`` on K∞).
+    (:class:`kernelreg.kernels.LimitKernel`): with ``solver="exact"`` from one eigendecomposition
+    of K∞ (:meth:`kernelreg.solvers.SpectralSolver.from_gram`; ``solution_.coef`` is α and its
+    certificate is measured with K∞), with the other solvers on features Φ_K with Φ_K Φ_Kᵀ = K∞
+    (:func:`kernelreg.kernels.gram_features`); predictions are K∞(X, X_fit_) @ dual_coef_ +
+    intercept_ (at the min-norm fit's λ this is ``KernelRidge(alpha=solution_.lam,
+    kernel="precomputed")`` on K∞).
 activation : str or callable, default="relu"
     A name of :func:`kernelreg.activations.available` or a callable on torch tensors.
 activation_params : dict or None, default=None
@@ -52,9 +54,11 @@ on_infeasible : {"floor", "raise"}, default="floor"
       the floor score as the floor);
     - ``"raise"``: :class:`~kernelreg.exceptions.SolverError` with status ``"infeasible"``.
 warm_start : bool, default=False
-    Reuse the fitted hidden layer (the same ξ, γ) when the next ``fit`` has the same input width
-    and the same hidden-layer settings, so that changing eps, the solver or the targets keeps
-    the features. Φ and its factorisation are recomputed (``solve`` keeps no factorisation).
+    Reuse the fitted hidden layer (the same ξ, γ; for ``"inf"`` the fitted K∞) when the next
+    ``fit`` has the same input width and the same hidden-layer settings, so that changing eps,
+    the solver or the targets keeps the features. With ``solver="exact"`` the factorisation is
+    kept too: a refit on the same X, y and weights with another eps (or ``solver__lam``) skips Φ
+    and its decomposition (``solve(..., factorization=...)``); it is not pickled.
 device : {"cpu", "cuda", "auto"} or torch.device, default="cpu"
     Where Φ is computed and the torch-backed solvers run; resolved once per fit into
     ``device_``. Φ stays a tensor there from the feature map to the solver.
