@@ -460,12 +460,14 @@ class SpectralSolver:
         self._floor_units()
         if lam <= 0.0:  # exp(log lam) underflowed: the least-squares limit
             return self._floor
-        shrink = 1.0 / (1.0 + self._s2r_np / lam)
+        with np.errstate(over="ignore"):  # s^2 / lam -> inf: that direction is fitted exactly
+            shrink = 1.0 / (1.0 + self._s2r_np / lam)
         return (self._outside + float(np.sum(shrink**2 * self._a))) / self._nk
 
     def _secular_slope(self, lam: float) -> float:
         """d mse / d log(lam) from the spectrum (for the final Newton polish)."""
-        shrink = 1.0 / (1.0 + self._s2r_np / lam)
+        with np.errstate(over="ignore"):
+            shrink = 1.0 / (1.0 + self._s2r_np / lam)
         return 2.0 * float(np.sum(shrink**2 * (1.0 - shrink) * self._a)) / self._nk
 
     def _witness(self, internal: torch.Tensor, weights: torch.Tensor, lam: float | None = None) -> torch.Tensor | None:
@@ -621,7 +623,7 @@ class SpectralSolver:
 
         def excess(log_lam: float) -> float:
             """Secular equation in log(lam): mse(lam) - eps, monotone increasing."""
-            return self._secular_mse(math.exp(log_lam)) - eps
+            return self._secular_mse(_exp_lam(log_lam)) - eps
 
         lo, hi = math.log(s2.min()), math.log(s2.max())
         for _ in range(400):
@@ -636,7 +638,7 @@ class SpectralSolver:
             hi += math.log(10.0)
         else:
             return math.inf
-        return math.exp(brentq(excess, lo, hi, xtol=1e-14, rtol=4 * F64_EPS, maxiter=500))
+        return _exp_lam(brentq(excess, lo, hi, xtol=1e-14, rtol=4 * F64_EPS, maxiter=500))
 
     def solve_eps(self, eps: float) -> Solution:
         """Min-norm coefficients with mean squared training error at most eps.
@@ -698,7 +700,7 @@ class SpectralSolver:
             slope = self._secular_slope(lam)
             if slope <= 0.0:
                 break
-            trial_lam = lam * math.exp(-(rss - rss_target) / self._nk / slope)
+            trial_lam = _newton_lam(lam, (rss - rss_target) / self._nk, slope)
             trial = self._internal(self._ridge_weights(trial_lam))
             trial_rss = self._rss(trial)
             if abs(trial_rss - rss_target) >= abs(rss - rss_target):
@@ -710,7 +712,7 @@ class SpectralSolver:
         resolution = max(1e-9, sol.certificate.mse_resolution)
         if abs(measured - eps) > resolution * eps and self._secular_slope(lam) > 0.0:
             # the statistics carry the Gram's rounding: one Newton step on the mse the certificate measured
-            trial_lam = lam * math.exp(-(measured - eps) / self._secular_slope(lam))
+            trial_lam = _newton_lam(lam, measured - eps, self._secular_slope(lam))
             info = dict(info, newton_steps=newton_steps + 1, measured_newton=True)
             trial = self._answer(self._ridge_weights(trial_lam), start, eps=eps, lam=trial_lam, info=info)
             if abs(math.ldexp(trial.mse, -self._mse_exp) - eps) < abs(measured - eps):
@@ -756,7 +758,7 @@ class SpectralSolver:
             slope = self._secular_slope(lam)
             if abs(rss - eps * self._nk) <= 1e-10 * eps * self._nk or slope <= 0.0:
                 break
-            lam = lam * math.exp(-(rss / self._nk - eps) / slope)
+            lam = _newton_lam(lam, rss / self._nk - eps, slope)
             x, steps = refine(x, lam), steps + 1
         if x is None:
             return None
@@ -903,6 +905,24 @@ def _checked_eigh(given: tuple[Any, Any], n: int, device: torch.device) -> tuple
     if not (bool(torch.isfinite(values).all()) and bool(torch.isfinite(vectors).all())):
         raise ValueError("from_gram: the given eigendecomposition contains NaN or inf.")
     return values, vectors
+
+
+#: Largest change of lam one Newton polish step may make (a factor of 10): the steps correct a root that
+#: brentq already found, so a larger one is a model failure (a slope lost in rounding), not progress.
+_NEWTON_LOG_STEP = math.log(10.0)
+
+
+def _newton_lam(lam: float, excess: float, slope: float) -> float:
+    """One Newton step ``lam exp(-excess / slope)`` on log lam, clipped to :data:`_NEWTON_LOG_STEP` (overflow-safe)."""
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        step = np.float64(-excess) / np.float64(slope)
+    step = float(np.clip(np.nan_to_num(step, nan=0.0), -_NEWTON_LOG_STEP, _NEWTON_LOG_STEP))
+    return lam * math.exp(step)
+
+
+def _exp_lam(log_lam: float) -> float:
+    """exp of a log lam from the bracket search, saturating to inf instead of raising OverflowError."""
+    return math.exp(log_lam) if log_lam < 709.0 else math.inf
 
 
 def _saturate(value: float, exponent: int) -> float:
