@@ -22,7 +22,7 @@ import torch
 from kernelreg._log import logger
 from kernelreg._torch import resolve_device
 from kernelreg.solvers._certificate import certify
-from kernelreg.solvers._linalg import check_lam, check_rcond
+from kernelreg.solvers._linalg import check_lam, check_rcond, triangular_singular_ratio
 from kernelreg.solvers._kernel import KernelProblem, KernelSource, prepare_kernel
 from kernelreg.solvers._problem import Problem, check_eps, prepare
 from kernelreg.solvers._solution import Solution, build_solution, finish
@@ -225,7 +225,14 @@ def _log_step(kind: str, problem: Problem, spec: SpectralSolver | None, sol: Sol
 
 
 def _min_norm_qr(problem: Problem, rcond: float | None) -> Solution | None:
-    """Min-norm solution by thin QR of the tall orientation; None when R is numerically singular."""
+    """Min-norm solution by thin QR of the tall orientation; None when R is numerically singular.
+
+    Singular is decided by the rule of the SVD route (and of the floor): ``s_min <= rcond s_max`` on
+    the singular values of R (those of Phi; estimated by Lanczos for a large R, where a ratio within a
+    factor of 2 of rcond goes to the SVD). ``|diag R|`` alone does not reveal the rank (a Kahan R
+    has diagonal ratios ~1e-3 and s_min / s_max ~1e-16); it is only a cheap screen: ``s_min <=
+    min |r_ii|`` and ``s_max >= max |r_ii|``, so a small diagonal ratio is already singular.
+    """
     start = perf_counter()
     P, Yt = problem.dense, problem.Y
     n_samples, n_features = P.shape
@@ -234,6 +241,9 @@ def _min_norm_qr(problem: Problem, rcond: float | None) -> Solution | None:
     Q, R = torch.linalg.qr(P.mT if wide else P, mode="reduced")
     diag = R.diagonal().abs()
     if float(diag.min()) <= rcond * float(diag.max()):
+        return None
+    ratio, spread = triangular_singular_ratio(R)
+    if not ratio > rcond * spread:  # NaN, below or (estimated) near the cut-off: the SVD decides
         return None
     if wide:  # Phi = R^T Q^T: solve R^T z = y, c = Q z (in the row space); alpha = R^-1 z
         z = torch.linalg.solve_triangular(R.mT, Yt, upper=False)
@@ -250,6 +260,7 @@ def _min_norm_qr(problem: Problem, rcond: float | None) -> Solution | None:
         "device": str(problem.device),
         "rcond": rcond,
         "min_abs_diag_ratio": float(diag.min() / diag.max()),
+        "singular_value_ratio": ratio,
     }
     info.update(problem.source.describe())
     sol = build_solution(problem, coef, b, cert, "exact", info=info)

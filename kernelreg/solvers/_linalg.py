@@ -29,6 +29,7 @@ __all__ = [
     "gram_matrix",
     "r_factor",
     "svd_small",
+    "triangular_singular_ratio",
     "sum_squares",
     "safe_norm",
     "pow2_scale",
@@ -111,6 +112,43 @@ def svd_small(M: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor
         U, s, Vh = scipy.linalg.svd(M.numpy(), full_matrices=False, lapack_driver="gesdd", check_finite=False)
         return torch.from_numpy(U), torch.from_numpy(s), torch.from_numpy(Vh)
     return torch.linalg.svd(M, full_matrices=False)
+
+
+#: Up to this order the singular values of a triangular R are computed outright (a few milliseconds).
+_EXACT_SVD_ORDER = 256
+
+
+def triangular_singular_ratio(R: torch.Tensor) -> tuple[float, float]:
+    """``s_min / s_max`` of an upper-triangular R and the factor it may be off by (NaN when it cannot be measured).
+
+    Small R: ``svdvals``. Large R: Lanczos (ARPACK ``eigsh``, relative tolerance 1e-3) on ``R^T R``
+    and on ``R^-1 R^-T`` by triangular solves, so a full SVD (cubic, ~4x the QR itself on a square
+    Phi) is not paid on the QR fast path: the returned factor is then 2 (callers treat a ratio within
+    it of their cut-off as undecided), else 1.
+    """
+    m = R.shape[0]
+    if m <= _EXACT_SVD_ORDER:
+        singular = torch.linalg.svdvals(R)
+        return (float(singular[-1] / singular[0]) if float(singular[0]) > 0 else math.nan), 1.0
+    from scipy.linalg import solve_triangular
+    from scipy.sparse.linalg import ArpackError, ArpackNoConvergence, LinearOperator, eigsh
+
+    A = R.detach().cpu().numpy()
+    start = np.random.default_rng(0).standard_normal(m)  # fixed: the same decision on every run
+
+    def top(matvec) -> float:
+        op = LinearOperator((m, m), matvec=matvec, dtype=np.float64)
+        return float(eigsh(op, k=1, which="LA", tol=1e-3, v0=start, return_eigenvectors=False)[0])
+
+    try:
+        with np.errstate(all="ignore"):
+            s_max2 = top(lambda x: A.T @ (A @ x))
+            inv2 = top(lambda x: solve_triangular(A, solve_triangular(A, x, trans="T"), check_finite=False))
+    except (ArpackError, ArpackNoConvergence, ValueError, np.linalg.LinAlgError):
+        return math.nan, 2.0
+    if not (math.isfinite(s_max2) and math.isfinite(inv2)) or s_max2 <= 0 or inv2 <= 0:
+        return math.nan, 2.0
+    return 1.0 / math.sqrt(s_max2 * inv2), 2.0
 
 
 def _scaled_sum(x: torch.Tensor) -> tuple[float, float]:
