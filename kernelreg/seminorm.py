@@ -199,6 +199,23 @@ def _abs2_times_penalty(f_abs: np.ndarray, penalty: np.ndarray) -> np.ndarray:
     return np.where(square == 0, 0.0, out)
 
 
+#: log of the largest float64 (exp beyond it overflows).
+_LOG_MAX = math.log(np.finfo(np.float64).max)
+
+
+def _times_power(value: float, r: float, power: int) -> float:
+    """``value * r**power`` for value, r >= 0, saturating to inf (Python's ``**`` raises on overflow; 0 * inf is 0)."""
+    if value == 0.0 or power == 0:
+        return value
+    if r == 0.0:
+        return 0.0
+    log_power = power * math.log(r)
+    if log_power <= _LOG_MAX:
+        return value * r**power  # a float product: inf on overflow, no exception
+    total = math.log(value) + log_power  # r**power alone overflows: the product may not
+    return math.exp(total) if total <= _LOG_MAX else math.inf
+
+
 def _fourier_route(f_hat: FourierFn, act: Activation, d: int, p0: float, radial: bool, rtol: float) -> float:
     """c_d²/(π p₀) ∫ |f̂(k)|² ‖k‖^{d−1} P_σ(‖k‖) dk in polar coordinates, r by QUADPACK."""
     scale = radon_constant(d) ** 2 / (math.pi * p0)
@@ -206,10 +223,12 @@ def _fourier_route(f_hat: FourierFn, act: Activation, d: int, p0: float, radial:
 
     def radial_integral(xi_nodes: np.ndarray, weights: np.ndarray) -> float:
         def integrand(r: float) -> float:
+            r = float(r)
             k = r * xi_nodes
-            f_abs = np.abs(np.asarray(f_hat(np.linalg.norm(k, axis=1) if radial else k), dtype=np.complex128))
-            value = float(weights @ _abs2_times_penalty(f_abs, np.broadcast_to(penalty(r), f_abs.shape)))
-            return value * r ** (2 * d - 2)
+            with np.errstate(over="ignore", under="ignore"):  # f̂ and the sum over directions at extreme k
+                f_abs = np.abs(np.asarray(f_hat(np.linalg.norm(k, axis=1) if radial else k), dtype=np.complex128))
+                value = float(weights @ _abs2_times_penalty(f_abs, np.broadcast_to(penalty(r), f_abs.shape)))
+            return _times_power(value, r, 2 * d - 2)
 
         far = [integrand(r) for r in (1e1, 1e2, 1e3, 1e4, 1e5)]
         if not all(math.isfinite(v) for v in far):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -194,3 +195,32 @@ def test_spectral_seminorm_errors():
         spectral_seminorm(gauss_1d, "relu", d=1, density=RandomFeatureMap(3, random_state=0).fit(X))
     with pytest.raises(ValueError, match="pass an activation"):
         spectral_seminorm(gauss_1d, d=1)
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+@pytest.mark.parametrize("d,s", [(3, 1.0), (10, 0.25), (10, 1 / 32), (20, 1 / 16)])
+def test_contracted_gaussian_under_the_logistic_penalty_is_overflow_safe(d, s):
+    # before: "overflow encountered in scalar multiply" from value * r**(2d - 2) (d = 10, s = 1/32) in the scan;
+    # truth by mpmath: J = c_d^2 / pi |S^{d-1}| int f^2 r^(2d-2) P(r) dr with P = sinh^2(pi r) / pi^2
+    import mpmath
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    mpmath.mp.dps = 30
+    amp = s**d * (2 * math.pi) ** (d / 2)
+
+    def f_hat(r):
+        return amp * np.exp(-0.5 * (s * np.asarray(r)) ** 2)
+
+    def integrand(r):
+        return (amp * mpmath.exp(-0.5 * (s * r) ** 2)) ** 2 * r ** (2 * d - 2) * (mpmath.sinh(mpmath.pi * r) / mpmath.pi) ** 2
+
+    peak = max(1.0, math.pi / s**2)  # where e^(2 pi r - (s r)^2) peaks
+    truth = radon_constant(d) ** 2 / math.pi * sphere_area(d) * mpmath.quad(integrand, [0, peak, 2 * peak + 50 / s, mpmath.inf])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        got = spectral_seminorm(f_hat, "logistic", d=d, radial=True)
+    if truth > mpmath.mpf(np.finfo(np.float64).max):
+        assert got == math.inf
+    else:
+        assert got == pytest.approx(float(truth), rel=1e-6)
