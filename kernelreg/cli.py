@@ -21,6 +21,17 @@ def _seed(text: str) -> int:
     return value
 
 
+def _budget(text: str) -> int:
+    """``--budget``: a non-negative integer number of steps."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer (steps); got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer (steps); got {value}")
+    return value
+
+
 def _build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="kernelreg", description=__doc__)
@@ -39,6 +50,8 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     run.add_argument("--seed", type=_seed, default=0, help="base seed of every draw, in [0, 2**32)")
     run.add_argument("--threads", type=int, default=1, help="torch threads during the run (default 1)")
+    run.add_argument("--budget", type=_budget, default=None,
+                     help="step budget of suites that train to a target (gd-vs-convex: Adam steps)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
@@ -61,8 +74,9 @@ def _bench(args: argparse.Namespace) -> int:
     from kernelreg.exceptions import DeviceError
 
     try:
+        overrides = {"budget": args.budget} if args.budget is not None else None
         summary = bench.run_suite(args.suite, args.out, quick=args.quick, device=args.device, seed=args.seed,
-                                  progress=not args.no_progress, threads=args.threads)
+                                  progress=not args.no_progress, threads=args.threads, overrides=overrides)
     except (DeviceError, ValueError) as exc:
         print(f"kernelreg bench run: {exc}", file=sys.stderr)
         return 2
