@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from scipy import integrate
 
 from kernelreg.exceptions import KernelregError
 from kernelreg.layers import IAT, DecoupledIAT, bases
@@ -33,8 +34,8 @@ def test_available_and_unknown_basis():
 def test_basis_argument_errors():
     with pytest.raises(ValueError, match="d >= 1"):
         bases.get("pwl", 0)
-    with pytest.raises(ValueError, match="'rect_w' needs d >= 2"):
-        bases.get("rect_w", 1)
+    with pytest.raises(ValueError, match="d >= 1; got d=2.5"):
+        bases.get("rect_w", 2.5)
     with pytest.raises(ValueError, match="normalize='max' is not a basis normalisation"):
         bases.get("pwl", 3, normalize="max")
     with pytest.raises(ValueError, match="d=3 functions but d=4"):
@@ -111,10 +112,10 @@ def test_table1_locality(name):
         assert support.max() <= 3.0 / d + 1e-9  # at most 3 cells of width 2/d
 
 
-@pytest.mark.parametrize("name", ["fourier", "pwl_w"])
-def test_periodic_continuous_bases_match_at_the_ends(name):
-    values = bases.get(name, 6)(np.array([-1.0, 1.0]))
+def test_only_fourier_is_periodic():
+    values = bases.get("fourier", 6)(np.array([-1.0, 1.0]))
     np.testing.assert_allclose(values[:, 0], values[:, 1], atol=1e-12)
+    assert [name for name in SIX if bases.get(name, 4).periodic] == ["fourier"]
 
 
 def test_knots_and_flags():
@@ -136,12 +137,99 @@ def test_normalisation_options():
     np.testing.assert_allclose(bases.get("pwq", 4, normalize="none")(np.array([-0.75])).max(), 0.75)
 
 
-def test_wavelet_state_function_is_cyclic_difference():
-    """rect_w: f(s; z) = z_{i+1} - z_i between consecutive centres (up to the common scale)."""
+def test_wavelet_state_function_is_discrete_derivative():
+    """rect_w: f = 2z_1 on [-1, c_1), z_{i+1} - z_i between consecutive centres, -2z_d on [c_d, 1]."""
     basis = bases.get("rect_w", 5, normalize="none")
     z = np.array([0.3, -1.0, 2.0, 0.5, 1.5])
-    between = 0.5 * (basis.centres[:-1] + basis.centres[1:])
-    np.testing.assert_allclose(z @ basis(between), np.diff(z))
+    points = 0.5 * (basis.knots[:-1] + basis.knots[1:])
+    np.testing.assert_allclose(z @ basis(points), np.concatenate([[2 * z[0]], np.diff(z), [-2 * z[-1]]]))
+
+
+def _gram(basis, n_nodes=12):
+    """∫ p_i p_j ds by Gauss–Legendre between the cell edges and centres (every family's breakpoints lie there)."""
+    breaks = np.unique(np.concatenate([basis.edges, basis.centres]))
+    x, w = np.polynomial.legendre.leggauss(n_nodes)
+    a, b = breaks[:-1], breaks[1:]
+    s = (0.5 * (a + b)[:, None] + 0.5 * (b - a)[:, None] * x).ravel()
+    weights = (0.5 * (b - a)[:, None] * w).ravel()
+    P = basis(s)
+    return (P * weights) @ P.T
+
+
+# condition-number bounds: the mass matrices of the B-spline families tend to 1 (rect), 3 (hats) and 7.5
+# (quadratic B-splines); Fourier is orthonormal; the wavelets are derivatives, conditioned like a discrete
+# Laplacian, (4/π²)(d+1)² for rect_w.
+_COND_BOUND = {"rect": lambda d: 1 + 1e-9, "fourier": lambda d: 1 + 1e-9, "pwl": lambda d: 3.0,
+               "pwq": lambda d: 7.5, "rect_w": lambda d: 0.45 * (d + 1) ** 2, "pwl_w": lambda d: 0.45 * (d + 1) ** 2}
+
+
+@pytest.mark.parametrize("name", SIX)
+@pytest.mark.parametrize("d", [1, 2, 3, 5, 8, 17, 32])
+def test_bases_are_linearly_independent(name, d):
+    gram = _gram(bases.get(name, d))
+    eig = np.linalg.eigvalsh(gram)
+    assert eig.min() > 0
+    assert eig.max() / eig.min() <= _COND_BOUND[name](d), (name, d, eig.max() / eig.min())
+
+
+@pytest.mark.parametrize("name", ["rect_w", "pwl_w"])
+def test_wavelets_see_a_constant_shift(name):
+    """Σ p_i ≢ 0, so I(z + c·1) != I(z): the rank-(d-1) defect of periodic wavelets is gone."""
+    basis = bases.get(name, 6)
+    s = _fine_mesh(6_000)
+    assert np.abs(basis(s).sum(axis=0)).max() > 0.5
+    layer = IAT(name, "pwq", 6, mode="analytic")
+    z = _z(4, 6)
+    assert (layer(z + 0.7) - layer(z)).abs().max() > 1e-2
+
+
+@pytest.mark.parametrize("name,beta_prime", [("rect_w", "hat"), ("pwl_w", "quadratic")])
+def test_interior_wavelets_are_the_papers_translates(name, beta_prime):
+    """Away from the ends the wavelets are β1'(τ_i) and β2'(τ_i), the derivatives of the centred B-splines."""
+    d = 7
+    basis = bases.get(name, d, normalize="none")
+    s = np.linspace(-1, 1, 4001)
+    tau = (s[None, :] - basis.centres[:, None]) / basis.h
+    if beta_prime == "hat":
+        expected = ((tau >= -1) & (tau < 0)).astype(float) - ((tau >= 0) & (tau < 1)).astype(float)
+    else:
+        expected = np.where(np.abs(tau) < 0.5, -2 * tau, -np.sign(tau) * np.maximum(1.5 - np.abs(tau), 0))
+    interior = slice(1, d - 1)
+    np.testing.assert_allclose(basis(s)[interior], expected[interior], atol=1e-12)
+    # the end functions integrate to zero too (Table 1), checked by the exact piecewise rule
+    x, w = np.polynomial.legendre.leggauss(3)
+    a, b = basis.knots[:-1], basis.knots[1:]
+    nodes = (0.5 * (a + b)[:, None] + 0.5 * (b - a)[:, None] * x).ravel()
+    weights = (0.5 * (b - a)[:, None] * w).ravel()
+    np.testing.assert_allclose(basis(nodes) @ weights, 0.0, atol=1e-14)
+
+
+def test_spline_identities():
+    """Hats and quadratic B-splines sum to 1 where no function is truncated; pwl_w integrates back to pwq-like bumps."""
+    d = 6
+    s = np.linspace(-1, 1, 3001)
+    pwl = bases.get("pwl", d, normalize="none")
+    inside = (s >= pwl.centres[0]) & (s <= pwl.centres[-1])
+    np.testing.assert_allclose(pwl(s)[:, inside].sum(axis=0), 1.0, atol=1e-14)
+    pwq = bases.get("pwq", d, normalize="none")
+    inside = (s >= pwq.edges[1]) & (s <= pwq.edges[-2])
+    np.testing.assert_allclose(pwq(s)[:, inside].sum(axis=0), 1.0, atol=1e-14)
+
+
+@pytest.mark.parametrize("name", SIX)
+def test_derivative_matches_finite_differences(name):
+    basis = bases.get(name, 5)
+    s = np.linspace(-0.97, 0.97, 389)
+    step = 1e-6
+    numeric = (basis(s + step) - basis(s - step)) / (2 * step)
+    exact = basis.derivative(s)
+    near_knot = np.zeros_like(s, dtype=bool) if basis.knots is None else (
+        np.abs(s[:, None] - basis.knots[None, :]).min(axis=1) < 2 * step)
+    np.testing.assert_allclose(exact[:, ~near_knot], numeric[:, ~near_knot], atol=1e-6)
+    tensor = basis.derivative(torch.tensor(s, dtype=F64))
+    np.testing.assert_allclose(tensor.numpy(), exact, atol=1e-14)
+    if basis.piece_coefficients is not None:  # Taylor table reproduces the values at the piece midpoints
+        np.testing.assert_allclose(basis(basis.piece_midpoints), basis.piece_coefficients[..., 0], atol=1e-15)
 
 
 # ---- IAT: discretised and analytic ------------------------------------------------------------------
@@ -175,7 +263,7 @@ def test_discrete_forward_any_sigma_matches_formula():
 
 
 @pytest.mark.parametrize("out_basis", ["pwl", "pwq", "fourier"])
-@pytest.mark.parametrize("in_basis", ["pwl", "pwl_w"])
+@pytest.mark.parametrize("in_basis", ["pwl", "pwl_w", "pwq", "fourier"])
 def test_analytic_and_discrete_agree_as_mesh_grows(in_basis, out_basis):
     z = _z(16, 6, seed=3)
     exact = IAT(in_basis, out_basis, 6, mode="analytic")(z)
@@ -192,7 +280,8 @@ def _fine_activation_matrix(layer, z, n=400_000):
     return np.stack([(2.0 / n) * (Q[:, row] @ P[:, row].T) for row in active])
 
 
-@pytest.mark.parametrize("pair", [("pwl", "pwq"), ("pwl", "fourier"), ("pwl_w", "pwl"), ("rect_w", "pwq")])
+@pytest.mark.parametrize("pair", [("pwl", "pwq"), ("pwl", "fourier"), ("pwl_w", "pwl"), ("rect_w", "pwq"),
+                                  ("pwq", "pwl"), ("fourier", "pwq"), ("fourier", "fourier")])
 def test_analytic_gradient_is_activation_matrix(pair):
     layer = IAT(*pair, 5, 4, mode="analytic")
     z = _z(3, 5, seed=7).requires_grad_(True)
@@ -223,12 +312,10 @@ def test_leading_dimensions_and_float32():
 
 
 def test_analytic_scope_errors():
-    with pytest.raises(KernelregError, match="activation 'tanh' is not 'relu'.*'rect', 'pwl', 'pwl_w', 'rect_w'"):
+    with pytest.raises(KernelregError, match="activation 'tanh' is not 'relu'.*use mode='discrete'"):
         IAT("pwl", "pwl", 4, activation="tanh", mode="analytic")
-    with pytest.raises(KernelregError, match="input basis 'pwq' is not piecewise linear"):
-        IAT("pwq", "pwl", 4, mode="analytic")
-    with pytest.raises(KernelregError, match="input basis 'fourier'"):
-        IAT("fourier", "pwl", 4).analytic_forward(_z(2, 4))
+    with pytest.raises(KernelregError, match="activation 'tanh' is not 'relu'"):
+        IAT("fourier", "pwl", 4, activation="tanh").analytic_forward(_z(2, 4))
     with pytest.raises(KernelregError, match="activation_matrix is defined for IAT-ReLU only"):
         IAT("pwl", "pwl", 4, activation="tanh").activation_matrix(_z(2, 4))
 
@@ -309,3 +396,163 @@ def test_decoupled_shape_mismatch():
         layer(_z(2, 3), _z(4, 3))
     with pytest.raises(ValueError, match="z_pattern with last dimension d_in=3; got last dimension 2"):
         layer(_z(2, 3), _z(2, 2))
+
+
+# ---- analytic IAT for smooth input bases: truth by adaptive quadrature, rate of the discrete form ----
+def _adaptive_quadrature(layer, z):
+    """u = ∫ q(s) relu(zᵀp(s)) ds by scipy's adaptive Gauss–Kronrod (no roots given), for all samples at once."""
+    p, q = layer.p, layer.q
+    Z = z.numpy()
+
+    def integrand(s):
+        ps, qs = p(np.array([s]))[:, 0], q(np.array([s]))[:, 0]
+        return (np.maximum(Z @ ps, 0.0)[:, None] * qs[None, :]).ravel()
+
+    hints = np.unique(np.concatenate([p.edges, p.centres, q.edges, q.centres]))[1:-1]
+    value, error, info = integrate.quad_vec(integrand, -1, 1, epsabs=1e-12, epsrel=0, norm="max", limit=5000,
+                                            points=hints, full_output=True)
+    assert info.success and error < 1e-11
+    return value.reshape(Z.shape[0], -1)
+
+
+@pytest.mark.parametrize("pair", [("pwq", "pwq"), ("pwq", "fourier"), ("fourier", "pwq"), ("fourier", "fourier"),
+                                  ("pwl_w", "rect")])
+def test_analytic_matches_adaptive_quadrature(pair):
+    layer = IAT(*pair, 5, 4, mode="analytic", mesh_ratio=8)
+    z = _z(3, 5, seed=11)
+    np.testing.assert_allclose(layer(z).numpy(), _adaptive_quadrature(layer, z), rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("d", [1, 2, 7, 10])
+def test_analytic_fourier_and_pwq_survive_degenerate_inputs(d):
+    """z = 0, a single harmonic (roots at ±1), tiny top coefficients: finite values equal to a fine mesh."""
+    z = _z(6, d, seed=d)
+    z[0] = 0.0
+    z[1] = 0.0
+    z[1, 0] = 1.0
+    z[2, -1] = 1e-14
+    for p in ("fourier", "pwq"):
+        exact = IAT(p, "pwl", d, mode="analytic")(z)
+        fine = IAT(p, "pwl", d, mesh_ratio=4000)(z)
+        assert torch.isfinite(exact).all()
+        torch.testing.assert_close(exact, fine, rtol=0, atol=1e-6)
+        assert float(exact[0].abs().max()) == 0.0
+
+
+@pytest.mark.parametrize("in_basis", ["pwq", "fourier", "pwl_w"])
+def test_discrete_error_decays_like_mesh_squared(in_basis):
+    """Midpoint rule with kinks at the roots: mean error ~ M⁻² (fitted log-log slope within 0.15 of -2)."""
+    z = _z(64, 6, seed=3)
+    exact = IAT(in_basis, "pwq", 6, mode="analytic")(z)
+    ratios = np.array([4, 8, 16, 32, 64, 128])
+    errors = [float((IAT(in_basis, "pwq", 6, mesh_ratio=int(r))(z) - exact).abs().mean()) for r in ratios]
+    slope = np.polyfit(np.log(6 * ratios), np.log(errors), 1)[0]
+    assert abs(slope + 2.0) < 0.15, (slope, errors)
+
+
+# ---- second derivatives ------------------------------------------------------------------------------
+_HESSIAN_PAIRS = [("pwl", "pwq"), ("pwq", "fourier"), ("fourier", "pwq"), ("pwl_w", "pwl"), ("pwq", "rect")]
+
+
+@pytest.mark.parametrize("pair", _HESSIAN_PAIRS)
+def test_hessian_matches_autograd_through_moving_roots(pair):
+    """Closed form Σ_r q p pᵀ/|f'| == autograd-of-autograd of the root_gradient forward (eq. 22)."""
+    layer = IAT(*pair, 5, 4, mode="analytic", mesh_ratio=8, root_gradient=True)
+    z = _z(2, 5, seed=4)
+    H = layer.hessian(z)
+    assert H.shape == (2, 4, 5, 5) and H.abs().max() > 0.05
+    for b in range(2):
+        for j in range(4):
+            auto = torch.autograd.functional.hessian(lambda x: layer(x)[j], z[b])
+            torch.testing.assert_close(H[b, j], auto, rtol=0, atol=1e-12)
+    torch.testing.assert_close(H, H.transpose(-1, -2), rtol=0, atol=1e-15)  # symmetric
+
+
+@pytest.mark.parametrize("pair", _HESSIAN_PAIRS)
+def test_hessian_vector_product_matches_finite_differences_of_the_gradient(pair):
+    layer = IAT(*pair, 5, 4, mode="analytic", mesh_ratio=8)
+    z, v = _z(3, 5, seed=5), _z(3, 5, seed=6)
+    hvp = layer.hessian_vector_product(z, v)
+    eps = 1e-6
+    fd = (layer.activation_matrix(z + eps * v) - layer.activation_matrix(z - eps * v)) / (2 * eps)
+    torch.testing.assert_close(hvp, fd, rtol=0, atol=1e-8)
+    torch.testing.assert_close(hvp, torch.einsum("bjik,bk->bji", layer.hessian(z), v), rtol=0, atol=1e-14)
+
+
+def test_hessian_zero_where_the_paper_says():
+    """Rect-type p (patterns change only at jumps) and discretised IAT-ReLU have zero second derivative."""
+    z, v = _z(3, 5, seed=7), _z(3, 5, seed=8)
+    for p in ("rect", "rect_w"):
+        assert float(IAT(p, "pwq", 5, mode="analytic").hessian_vector_product(z, v).abs().max()) == 0.0
+    assert float(IAT("fourier", "pwq", 5).hessian(z).abs().max()) == 0.0
+    # without root_gradient autograd's Hessian of the analytic forward misses the root terms
+    detached = IAT("fourier", "pwq", 5, mode="analytic")
+    auto = torch.autograd.functional.hessian(lambda x: detached(x)[0], z[0])
+    assert float(auto.abs().max()) == 0.0 and float(detached.hessian(z[0])[0].abs().max()) > 0.05
+
+
+def test_discrete_hessian_of_smooth_sigma_matches_autograd():
+    layer = IAT("pwq", "fourier", 4, 3, "tanh", mesh_ratio=6)
+    z, v = _z(4, seed=9), _z(4, seed=10)
+    auto = torch.stack([torch.autograd.functional.hessian(lambda x: layer(x)[j], z) for j in range(3)])
+    torch.testing.assert_close(layer.hessian(z), auto, rtol=0, atol=1e-12)
+    torch.testing.assert_close(layer.hessian_vector_product(z, v), auto @ v, rtol=0, atol=1e-12)
+
+
+def test_root_gradient_forward_has_the_same_values_and_first_derivative():
+    z = _z(8, 5, seed=12)
+    plain = IAT("fourier", "pwq", 5, mode="analytic")
+    moving = IAT("fourier", "pwq", 5, mode="analytic", root_gradient=True)
+    torch.testing.assert_close(moving(z), plain(z), rtol=0, atol=1e-14)
+    zg = z[0].clone().requires_grad_(True)
+    jac = torch.autograd.functional.jacobian(moving, zg)
+    torch.testing.assert_close(jac, plain.activation_matrix(z[0]), rtol=0, atol=1e-12)
+
+
+def test_hessian_errors():
+    layer = IAT("pwl", "pwq", 4, mode="analytic")
+    with pytest.raises(ValueError, match="needs z and v of one shape; got \\(2, 4\\) and \\(3, 4\\)"):
+        layer.hessian_vector_product(_z(2, 4), _z(3, 4))
+    with pytest.raises(ValueError, match="hessian mode='exact' is unknown"):
+        layer.hessian(_z(2, 4), mode="exact")
+    with pytest.raises(KernelregError, match="activation 'tanh' is not 'relu'"):
+        IAT("pwl", "pwq", 4, activation="tanh").hessian(_z(2, 4), mode="analytic")
+
+
+# ---- BatchNorm after the IAT (Remark 2) -------------------------------------------------------------
+def test_batchnorm_option_standardises_and_removes_the_basis_scale():
+    z = _z(256, 5, seed=13)
+    layer = IAT("fourier", "pwq", 5, mesh_ratio=4, batchnorm=True)
+    assert isinstance(layer.batchnorm, torch.nn.BatchNorm1d) and {"batchnorm.weight", "batchnorm.bias"} <= set(
+        dict(layer.named_parameters()))
+    out = layer(z)
+    torch.testing.assert_close(out.mean(0), torch.zeros(5, dtype=F64), rtol=0, atol=1e-12)
+    torch.testing.assert_close(out.var(0, unbiased=False), torch.ones(5, dtype=F64), rtol=0, atol=1e-3)
+    # homogeneity (eq. 23): scaling z scales the IAT, and BatchNorm undoes it
+    torch.testing.assert_close(layer(7.0 * z), out, rtol=0, atol=1e-4)
+    plain = layer.transform(z)
+    torch.testing.assert_close(IAT("fourier", "pwq", 5, mesh_ratio=4)(z), plain, rtol=0, atol=0)  # same computation
+    layer.eval()
+    bn = layer.batchnorm
+    expected = (plain - bn.running_mean) / torch.sqrt(bn.running_var + bn.eps) * bn.weight + bn.bias
+    torch.testing.assert_close(layer(z), expected, rtol=0, atol=1e-12)
+    assert layer(z[:3].reshape(3, 1, 5)).shape == (3, 1, 5)
+
+
+# ---- mesh alignment with discontinuous bases (issue 9 item 6) ----------------------------------------
+def test_mesh_that_splits_rect_cells_is_refused():
+    with pytest.raises(ValueError, match=r"mesh_ratio=2\.5 gives M=12.*'rect' \(d=5\) jumps at the cell edges.*"
+                                         r"multiple of 5.*mesh_ratio=3 \(M=15\)"):
+        IAT("rect", "rect", 5, mesh_ratio=2.5)
+    with pytest.raises(ValueError, match=r"output basis 'rect' \(d=4\).*multiple of 4.*mesh_ratio=10\.4 \(M=52\)"):
+        IAT("pwl", "rect", 5, 4)
+    with pytest.raises(ValueError, match=r"'rect_w' \(d=4\) jumps at the cell centres.*multiple of 8"):
+        IAT("rect_w", "pwq", 4, mesh_ratio=3)
+    # the suggested ratio works, and is what makes Rect/Rect ReLU
+    z = _z(32, 5)
+    torch.testing.assert_close(IAT("rect", "rect", 5, mesh_ratio=3)(z), torch.relu(z), rtol=0, atol=1e-13)
+    assert IAT("pwl", "rect", 5, 4, mesh_ratio=10.4).n_mesh == 52
+    # what the check prevents: a misaligned mesh gives a visibly wrong Rect/Rect
+    P = bases.get("rect", 5).on_mesh(12)
+    misaligned = (2.0 / 12) * torch.relu(z @ P) @ P.T
+    assert float((misaligned - torch.relu(z)).abs().max()) > 0.1

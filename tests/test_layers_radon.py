@@ -55,7 +55,7 @@ def test_standard_round_trip(parameterization, n_outputs):
     c = torch.randn(7, *(() if n_outputs is None else (n_outputs,)), generator=gen, dtype=torch.float64)
     layer = RadonSplineLayer.from_standard(w, b, c, parameterization=parameterization)
     w2, b2, c2 = layer.to_standard()
-    if parameterization == "standard":
+    if parameterization == "standard":  # stored as given and copied back: no arithmetic, so bitwise
         assert torch.equal(w2, w) and torch.equal(b2, b) and torch.equal(c2, c)
     else:
         for got, want in ((w2, w), (b2, b), (c2, c)):

@@ -7,6 +7,7 @@ import torch
 
 from kernelreg.exceptions import KernelregError
 from kernelreg.layers import LAAF, KroneckerActivation, RowdyActivation, slope_recovery_loss
+from kernelreg.layers.rowdy import _SinusoidBranches, _sinusoid_sum
 
 BASES = {"relu": torch.relu, "tanh": torch.tanh, "sin": torch.sin}
 
@@ -21,6 +22,8 @@ def _z(*shape, seed=0, scale=3.0):
 @pytest.mark.parametrize("kind", ["sin", "cos"])
 @pytest.mark.parametrize("n", [1.0, 7.0, 10.0])
 def test_rowdy_equals_base_exactly_at_init(base, kind, n):
+    # Bitwise on purpose: at init the forward is base(z·1) + Σ_k 0·wave, and multiplying by an exact 1
+    # and adding exact zeros are exact in IEEE arithmetic, so this is the base kernel on equal input.
     z = _z(50, 4)
     act = RowdyActivation(base, K=6, n=n, kind=kind)
     assert torch.equal(act(z), BASES[base](z))
@@ -32,7 +35,7 @@ def test_rowdy_per_neuron_exact_at_init(dtype):
     z = _z(20, 5).to(torch.float32 if dtype == "float32" else torch.float64)
     act = RowdyActivation("tanh", K=4, n=10.0, per_neuron=5, dtype=dtype)
     assert act.alpha.shape == (5, 3) and act.omega.shape == (5, 4)
-    assert torch.equal(act(z), torch.tanh(z))
+    assert torch.equal(act(z), torch.tanh(z))  # bitwise: tanh(z·1) + exact zeros, as at layer-wise init
 
 
 def test_rowdy_differs_after_one_optimizer_step():
@@ -115,6 +118,96 @@ def test_rowdy_errors():
         RowdyActivation("no_such_activation")
 
 
+def _plain_rowdy(act, z):
+    """The Rowdy formula written out with ordinary autograd ops (independent of the fused branch function)."""
+    omega = act.n * act.omega
+    out = act.base(z * omega[..., 0])
+    wave = torch.sin if act.kind == "sin" else torch.cos
+    for k in range(1, act.K):
+        out = out + act.n * act.alpha[..., k - 1] * wave(k * omega[..., k] * z)
+    return out
+
+
+@pytest.mark.parametrize("kind", ["sin", "cos"])
+@pytest.mark.parametrize("per_neuron", [None, 3])
+def test_fused_branches_match_the_plain_formula_with_gradients(kind, per_neuron):
+    act = RowdyActivation("tanh", K=5, n=10.0, kind=kind, per_neuron=per_neuron)
+    gen = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        act.alpha.copy_(0.05 * torch.randn(act.alpha.shape, generator=gen, dtype=torch.float64))
+        act.omega.mul_(1 + 0.1 * torch.randn(act.omega.shape, generator=gen, dtype=torch.float64))
+    z = _z(7, 3, seed=2).requires_grad_(True)
+    out, ref = act(z), _plain_rowdy(act, z)
+    torch.testing.assert_close(out, ref, rtol=0, atol=1e-12)
+    weights = _z(7, 3, seed=3)
+    params = [z, act.alpha, act.omega]
+    fused = torch.autograd.grad((out * weights).sum(), params)
+    plain = torch.autograd.grad((ref * weights).sum(), params)
+    for a, b in zip(fused, plain):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["sin", "cos"])
+@pytest.mark.parametrize("z_shape,p_shape", [((4, 3), (2,)), ((5,), (3,)), ((2, 2, 3), (3, 2)), ((), (2,))])
+def test_fused_branch_function_passes_gradcheck_and_gradgradcheck(kind, z_shape, p_shape):
+    gen = torch.Generator().manual_seed(4)
+    z = torch.randn(z_shape, generator=gen, dtype=torch.float64).requires_grad_(True)
+    freq = torch.rand(p_shape, generator=gen, dtype=torch.float64).requires_grad_(True)
+    amp = torch.randn(p_shape, generator=gen, dtype=torch.float64).requires_grad_(True)
+    fn = lambda z, f, a: _SinusoidBranches.apply(z, f, a, kind)  # noqa: E731
+    assert torch.autograd.gradcheck(fn, (z, freq, amp))
+    assert torch.autograd.gradgradcheck(fn, (z, freq, amp))
+    torch.testing.assert_close(fn(z, freq, amp), _sinusoid_sum(z, freq, amp, kind), rtol=0, atol=1e-14)
+
+
+def test_rowdy_network_second_derivative_in_the_input_is_exact():
+    """A PINN needs u_xx through the activation: the fused backward is itself differentiable."""
+    gen = torch.Generator().manual_seed(5)
+    lin1 = torch.nn.Linear(1, 6, dtype=torch.float64)
+    lin2 = torch.nn.Linear(6, 1, dtype=torch.float64)
+    with torch.no_grad():
+        for p in (*lin1.parameters(), *lin2.parameters()):
+            p.copy_(torch.randn(p.shape, generator=gen, dtype=torch.float64))
+    act = RowdyActivation("tanh", K=4, n=10.0)
+    with torch.no_grad():
+        act.alpha.copy_(torch.tensor([0.02, -0.01, 0.03], dtype=torch.float64))
+    x = torch.linspace(-1, 1, 9, dtype=torch.float64)[:, None].requires_grad_(True)
+
+    def second(fn):
+        u = lin2(fn(lin1(x))).sum()
+        (ux,) = torch.autograd.grad(u, x, create_graph=True)
+        (uxx,) = torch.autograd.grad(ux.sum(), x, create_graph=True)
+        return uxx
+
+    uxx = second(act)
+    torch.testing.assert_close(uxx, second(lambda z: _plain_rowdy(act, z)), rtol=1e-10, atol=1e-10)
+    (grad_alpha,) = torch.autograd.grad(uxx.pow(2).sum(), act.alpha)  # third order through α: still exact
+    (ref_alpha,) = torch.autograd.grad(second(lambda z: _plain_rowdy(act, z)).pow(2).sum(), act.alpha)
+    torch.testing.assert_close(grad_alpha, ref_alpha, rtol=1e-10, atol=1e-10)
+
+
+def test_rowdy_inference_without_gradients():
+    act = RowdyActivation("relu", K=3, n=10.0, trainable=False)
+    with torch.no_grad():
+        act.alpha.fill_(0.1)
+    z = _z(5, 2)
+    with torch.no_grad():
+        torch.testing.assert_close(act(z), _plain_rowdy(act, z), rtol=0, atol=1e-13)
+
+
+def test_rowdy_slope_recovery_option():
+    act = RowdyActivation("tanh", K=3, n=10.0, slope_recovery=True)
+    off = RowdyActivation("tanh", K=3, n=10.0)
+    laaf = LAAF("tanh", n=10.0, a_init=0.3)
+    net = torch.nn.Sequential(act, off, laaf)
+    with torch.no_grad():
+        act.omega[0] = 0.2
+    expected = 1.0 / ((torch.exp(torch.tensor(0.2)) + torch.exp(torch.tensor(0.3))) / 2)
+    torch.testing.assert_close(slope_recovery_loss(net), expected.double())
+    slope_recovery_loss(net).backward()
+    assert act.omega.grad[0] < 0 and bool((act.omega.grad[1:] == 0).all()) and off.omega.grad is None
+
+
 # ---- Kronecker --------------------------------------------------------------------------------------
 def test_kronecker_explicit_equals_hand_sum():
     z = _z(40)
@@ -127,7 +220,7 @@ def test_kronecker_explicit_equals_hand_sum():
 def test_kronecker_default_init_is_first_base_and_trains():
     z = _z(30, 2)
     act = KroneckerActivation(["tanh", "relu", lambda x: x**2])
-    assert torch.equal(act(z), torch.tanh(z))
+    assert torch.equal(act(z), torch.tanh(z))  # bitwise: 1·tanh(1·z) + 0·relu + 0·z², exact in IEEE arithmetic
     assert set(dict(act.named_parameters())) == {"alpha", "omega"}
     act(z).sum().backward()
     assert act.alpha.grad is not None and bool((act.alpha.grad != 0).all())
@@ -153,6 +246,7 @@ def test_kronecker_errors():
 # ---- LAAF -------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("n", [1.0, 3.0, 10.0, 13.7])
 def test_laaf_layer_exact_at_init(n):
+    # bitwise on purpose: n·a == 1 exactly, so this is tanh(1·z) == tanh(z), the same kernel on equal input
     z = _z(25, 4)
     act = LAAF("tanh", n=n)
     assert act.a.shape == () and act.slope() == 1

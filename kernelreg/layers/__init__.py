@@ -9,7 +9,7 @@ frozen feature view for the kernel-regime solve (``features``, ``state_features`
 - :class:`KroneckerActivation`, :class:`RowdyActivation`, :class:`LAAF`: adaptive activations of
   the Kronecker-network family; :func:`slope_recovery_loss` for LAAF training.
 - :class:`IAT`, :class:`DecoupledIAT`: Integral Activation Transforms on the six bases of
-  :mod:`kernelreg.layers.bases`.
+  :mod:`kernelreg.layers.bases`; :class:`DecoupledIATNetwork`: separate pattern and value weights.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 from kernelreg.layers import bases
 from kernelreg.layers.compositional import CompositionalLayer, CompositionalNetwork
 from kernelreg.layers.iat import IAT, DecoupledIAT
+from kernelreg.layers.iat_network import DecoupledIATNetwork
 from kernelreg.layers.radon import RadonSplineLayer
 from kernelreg.layers.rowdy import LAAF, KroneckerActivation, RowdyActivation, slope_recovery_loss
 
@@ -29,6 +30,7 @@ __all__ = [
     "slope_recovery_loss",
     "IAT",
     "DecoupledIAT",
+    "DecoupledIATNetwork",
     "CompositionalNetwork",
     "CompositionalLayer",
 ]

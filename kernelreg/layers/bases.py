@@ -4,7 +4,13 @@ An IAT lifts a vector z ∈ R^d to the state function f(s; z) = zᵀp(s) on [-1,
 pointwise and projects the result onto a second basis q. This module defines the bases p and q:
 ``rect, pwl, pwq, fourier, pwl_w, rect_w`` (Zhang, Bao & Zhang, *Integral Activation Transform*,
 seed paper 000, Table 1). The paper shows them only as pictures; the formulas below are the
-reconstruction of ``research/iat_rowdy.md`` §1.4, which satisfies every property of Table 1.
+reconstruction of ``research/iat_rowdy.md`` §1.4, with boundary-adapted wavelets so that every
+family is linearly independent (see :class:`Basis`, Notes).
+
+The piecewise families are B-splines (or derivatives of B-splines) built by
+:class:`scipy.interpolate.BSpline` once, stored as Taylor coefficients per piece and evaluated by a
+piece lookup and Horner's rule, so numpy and torch (any dtype or device, differentiable in s) share
+one definition, and the analytic IAT reads the state function's polynomial pieces directly.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from typing import Literal
 import numpy as np
 import torch
 from numpy.typing import ArrayLike
+from scipy.interpolate import BSpline
 
 __all__ = ["Basis", "get", "available", "midpoint_mesh", "NORMALIZATIONS"]
 
@@ -30,57 +37,14 @@ _PROPERTIES: dict[str, dict[str, object]] = {
     "pwl": dict(continuous=True, smooth=False, global_support=False, zero_integral=False, degree=1, periodic=False),
     "pwq": dict(continuous=True, smooth=True, global_support=False, zero_integral=False, degree=2, periodic=False),
     "fourier": dict(continuous=True, smooth=True, global_support=True, zero_integral=True, degree=None, periodic=True),
-    "pwl_w": dict(continuous=True, smooth=False, global_support=False, zero_integral=True, degree=1, periodic=True),
-    "rect_w": dict(continuous=False, smooth=False, global_support=False, zero_integral=True, degree=0, periodic=True),
+    "pwl_w": dict(continuous=True, smooth=False, global_support=False, zero_integral=True, degree=1, periodic=False),
+    "rect_w": dict(continuous=False, smooth=False, global_support=False, zero_integral=True, degree=0, periodic=False),
 }
 
 
-# --------------------------------------------------------------------------------------------
-# array-library neutral helpers: the same expressions run on numpy arrays and torch tensors
-# --------------------------------------------------------------------------------------------
 def _is_torch(x: object) -> bool:
     """Whether ``x`` is a torch tensor (then every helper answers in torch)."""
     return isinstance(x, torch.Tensor)
-
-
-def _where(cond, a, b):
-    """Elementwise select that works for numpy arrays and torch tensors alike."""
-    return torch.where(cond, a, b) if _is_torch(cond) else np.where(cond, a, b)
-
-
-def _as_float(cond, like):
-    """A boolean mask as 0/1 values in the dtype of ``like``."""
-    return cond.to(like.dtype) if _is_torch(cond) else cond.astype(like.dtype)
-
-
-def _relu(x):
-    """max(x, 0), differentiable in torch."""
-    return torch.clamp_min(x, 0.0) if _is_torch(x) else np.maximum(x, 0.0)
-
-
-def _abs(x):
-    """|x| for either library."""
-    return x.abs() if _is_torch(x) else np.abs(x)
-
-
-def _sign(x):
-    """sign(x) for either library."""
-    return torch.sign(x) if _is_torch(x) else np.sign(x)
-
-
-def _floor(x):
-    """floor(x) for either library."""
-    return torch.floor(x) if _is_torch(x) else np.floor(x)
-
-
-def _sin(x):
-    """sin(x) for either library."""
-    return torch.sin(x) if _is_torch(x) else np.sin(x)
-
-
-def _cos(x):
-    """cos(x) for either library."""
-    return torch.cos(x) if _is_torch(x) else np.cos(x)
 
 
 def _const(values: np.ndarray, like):
@@ -88,29 +52,6 @@ def _const(values: np.ndarray, like):
     if _is_torch(like):
         return torch.tensor(np.asarray(values), dtype=like.dtype, device=like.device)
     return np.asarray(values, dtype=like.dtype)
-
-
-# centred cardinal B-splines and their derivatives (research note §1.4)
-def _beta1(x):
-    """Hat function max(0, 1 - |x|)."""
-    return _relu(1.0 - _abs(x))
-
-
-def _beta2(x):
-    """Quadratic B-spline: 3/4 - x² on |x| < 1/2, (3/2 - |x|)²/2 on 1/2 <= |x| < 3/2, else 0."""
-    ax = _abs(x)
-    return _where(ax < 0.5, 0.75 - x * x, 0.5 * _relu(1.5 - ax) ** 2)
-
-
-def _dbeta1(x):
-    """Derivative of the hat: +1 on [-1, 0), -1 on [0, 1), 0 elsewhere."""
-    return _as_float((x >= -1.0) & (x < 0.0), x) - _as_float((x >= 0.0) & (x < 1.0), x)
-
-
-def _dbeta2(x):
-    """Derivative of the quadratic B-spline: piecewise linear 0 → +1 → -1 → 0 at x = -3/2, -1/2, 1/2, 3/2."""
-    ax = _abs(x)
-    return _where(ax < 0.5, -2.0 * x, -_sign(x) * _relu(1.5 - ax))
 
 
 def midpoint_mesh(n_mesh: int, like: ArrayLike | torch.Tensor | None = None):
@@ -136,8 +77,48 @@ def midpoint_mesh(n_mesh: int, like: ArrayLike | torch.Tensor | None = None):
     return mesh
 
 
+def _spline_definition(name: str, d: int) -> tuple[np.ndarray, int, bool]:
+    """Knot vector, B-spline degree and whether to differentiate, for the d functions of a piecewise family."""
+    h = 2.0 / d
+    edges = np.linspace(-1.0, 1.0, d + 1)
+    centres = 0.5 * (edges[:-1] + edges[1:])
+    if name == "rect":  # indicators of the d cells
+        return edges, 0, False
+    if name == "pwl":  # hats at the centres, half-width one cell
+        return np.concatenate([[-1.0 - 0.5 * h], centres, [1.0 + 0.5 * h]]), 1, False
+    if name == "pwq":  # uniform quadratic B-splines centred at the cell centres
+        return -1.0 + h * np.arange(-1, d + 2), 2, False
+    if name == "rect_w":  # derivatives of the hats on {-1, c_1, ..., c_d, 1} that vanish at ±1
+        return np.concatenate([[-1.0], centres, [1.0]]), 1, True
+    # pwl_w: derivatives of the quadratic B-splines on the open knots that vanish at ±1
+    return np.concatenate([[-1.0, -1.0], edges[1:-1], [1.0, 1.0]]), 2, True
+
+
+def _taylor_table(name: str, d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Breakpoints, piece midpoints and Taylor coefficients (d, pieces, degree + 1) of a piecewise family."""
+    t, k, differentiate = _spline_definition(name, d)
+    h = 2.0 / d
+    # pad the knots so that scipy's base interval covers [-1, 1] and every wanted B-spline is whole
+    pad = h * np.arange(1, k + 1)
+    t_pad = np.concatenate([t[0] - pad[::-1], t, t[-1] + pad])
+    n_pad = t_pad.size - k - 1
+    coef = np.zeros((n_pad, d))
+    coef[k + np.arange(d), np.arange(d)] = 1.0
+    spline = BSpline(t_pad, coef, k)
+    if differentiate:  # scaled by h so that interior wavelets are ±1 (rect_w) or peak at ±1 (pwl_w)
+        spline = spline.derivative()
+        spline = BSpline(spline.t, spline.c * h, spline.k)
+    breaks = np.unique(np.clip(np.concatenate([t, [-1.0, 1.0]]), -1.0, 1.0))
+    mids = 0.5 * (breaks[:-1] + breaks[1:])
+    degree = spline.k
+    table = np.stack([spline(mids, nu=j) / math.factorial(j) for j in range(degree + 1)], axis=-1)
+    table = np.transpose(table, (1, 0, 2))  # (d, pieces, degree + 1)
+    table[np.abs(table) < 1e-14 * max(1.0, np.abs(table).max())] = 0.0
+    return breaks, mids, table, degree
+
+
 class Basis:
-    """A collection of d functions on [-1, 1] used as the input basis p or output basis q of an IAT.
+    """A collection of d linearly independent functions on [-1, 1]: the input basis p or output basis q of an IAT.
 
     Obtain instances with :func:`get`. Calling the basis on points s returns the matrix
     [p_i(s_j)] of shape (d, len(s)) in the library of s (numpy in, numpy out; torch in, torch out,
@@ -159,18 +140,25 @@ class Basis:
     name : str
     d : int
     normalize : str
-    knots : ndarray of shape (n_knots,) or None
+    knots : ndarray of shape (n_pieces + 1,) or None
         Sorted breakpoints in [-1, 1], endpoints included, between which every function is one
         polynomial; ``None`` for ``fourier``.
     degree : int or None
         Polynomial degree of each piece (0 for rect/rect_w, 1 for pwl/pwl_w, 2 for pwq).
+    piece_midpoints : ndarray of shape (n_pieces,) or None
+        Midpoints m_k of the pieces.
+    piece_coefficients : ndarray of shape (d, n_pieces, degree + 1) or None
+        Normalised Taylor coefficients: p_i(s) = Σ_j C[i, k, j]·(s - m_k)^j on piece k.
+    frequencies : ndarray of shape (d,) or None
+        ``fourier`` only: the angular frequency kπ of each function.
+    is_sine : ndarray of shape (d,) or None
+        ``fourier`` only: whether each function is a sine (else a cosine).
     piecewise_linear : bool
-        True for rect, rect_w, pwl and pwl_w (piecewise constant counts): the analytic IAT-ReLU
-        finds the roots of f exactly on each piece.
+        True for rect, rect_w, pwl and pwl_w (piecewise constant counts).
     continuous, smooth, global_support, zero_integral : bool
         The four columns of the IAT paper's Table 1.
     periodic : bool
-        Whether the family wraps periodically on [-1, 1) (fourier, pwl_w, rect_w).
+        Whether the family is periodic on [-1, 1) (only ``fourier``).
     scales : ndarray of shape (d,)
         The normalisation constants applied to the raw functions.
     centres : ndarray of shape (d,)
@@ -178,19 +166,37 @@ class Basis:
 
     Notes
     -----
-    With h = 2/d, cells I_i = [-1 + (i-1)h, -1 + ih], centres c_i and τ_i(s) = (s - c_i)/h
-    (research note §1.4):
+    With h = 2/d, cells I_i = [-1 + (i-1)h, -1 + ih], edges e_j = -1 + jh, centres c_i and
+    τ_i(s) = (s - c_i)/h (research note §1.4), every piecewise family is a set of B-splines
+    (:class:`scipy.interpolate.BSpline`) restricted to [-1, 1]:
 
     - ``rect``: p_i = 1 on cell I_i (β0(τ_i)); the last cell includes s = 1.
     - ``pwl``: p_i = β1(τ_i), hats peaking at the centres, truncated at ±1.
     - ``pwq``: p_i = β2(τ_i), the C¹ quadratic B-spline ("Rect smoothed" = β0∗β0∗β0).
     - ``fourier``: [sin πs, cos πs, sin 2πs, cos 2πs, ...], the first d (odd d drops the last cosine).
-    - ``rect_w``: p_i = β1'(τ̃_i), +1 on [c_i - h, c_i), -1 on [c_i, c_i + h), wrapped periodically.
-    - ``pwl_w``: p_i = β2'(τ̃_i), periodic, piecewise linear with knots at the cell edges.
+    - ``rect_w``: p_i = h·φ_i', φ_i the hat on the knots {-1, c_1, ..., c_d, 1} peaking at c_i.
+      Inside, +1 on [c_i - h, c_i) and -1 on [c_i, c_i + h), i.e. β1'(τ_i); at the ends the first
+      function is +2 on [-1, c_1) and the last -2 on [c_d, 1].
+    - ``pwl_w``: p_i = h·B_i', B_i the quadratic B-splines on the open knots
+      {-1, -1, e_1, ..., e_{d-1}, 1, 1} (all vanish at ±1). Inside, β2'(τ_i); the first and last
+      functions are adapted to the boundary (B_1 has the double knot at -1).
 
-    Periodic wrapping sums the periodic images s + 2m, which for d >= 3 (pwl_w) or d >= 2
-    (rect_w) is the same as wrapping s - c_i into [-1, 1). For d = 1 the periodised wavelets
-    vanish identically, so the two ``_w`` families need d >= 2.
+    **Why the wavelets differ from a literal reading of the paper.** The paper draws Rect-w and
+    PWL-w as d translates of one zero-integral wavelet (β1' and β2'), periodic on [-1, 1]. Such a
+    family can never be independent: the Gram matrix of d periodic translates is circulant with
+    eigenvalues |ψ̂(k)|², and ψ̂(0) = ∫ψ = 0, so it is singular (concretely Σ_i p_i ≡ 0 and
+    I(z + c·1) = I(z)). Adding the constant (the scaling function) would restore rank d but break
+    two columns of Table 1 for that function (zero integral, local support). Instead the wavelets
+    are the derivatives of the d B-splines of one degree higher that vanish at ±1 — wavelets on
+    the interval with boundary-adapted end functions, in the spirit of Cohen–Daubechies–Vial.
+    Every function keeps all four Table 1 properties (zero integral exactly, support <= 3 cells,
+    rect_w discontinuous, pwl_w continuous and the continuous version of rect_w); interior
+    functions coincide with the paper's translates; the first and last differ (the family is no
+    longer cyclic) and the state function of rect_w is the discrete derivative of z with zero
+    boundary values: 2z_1, z_2 - z_1, ..., z_d - z_{d-1}, -2z_d. Being differences, the wavelet
+    families are conditioned like a discrete Laplacian: their Gram matrix's condition number grows
+    like d² (the smooth directions of z change f least), while the other four stay bounded.
+    Independence also makes d = 1 valid for the wavelets.
 
     With ``normalize="l2"`` Rect/Rect IAT-ReLU is exactly ReLU (analytic, and discretised
     whenever the mesh size is a multiple of d); Fourier functions already have unit norm.
@@ -202,11 +208,6 @@ class Basis:
         if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1:
             raise ValueError(f"basis {name!r} needs an integer number of functions d >= 1; got d={d!r}.")
         d = int(d)
-        if name in ("pwl_w", "rect_w") and d < 2:
-            raise ValueError(
-                f"basis {name!r} needs d >= 2: with a single cell the periodic wavelet vanishes "
-                f"identically; got d={d}."
-            )
         if normalize not in NORMALIZATIONS:
             raise ValueError(
                 f"normalize={normalize!r} is not a basis normalisation; use one of {list(NORMALIZATIONS)}."
@@ -221,20 +222,32 @@ class Basis:
         edges = np.linspace(-1.0, 1.0, d + 1)
         self.edges = edges
         self.centres = 0.5 * (edges[:-1] + edges[1:])
-        if name in ("rect", "pwq", "pwl_w"):
-            knots = edges.copy()
-        elif name in ("pwl", "rect_w"):
-            knots = np.concatenate([[-1.0], self.centres, [1.0]])
+        if name == "fourier":
+            j = np.arange(d)
+            self.frequencies = (j // 2 + 1) * math.pi
+            self.is_sine = j % 2 == 0
+            self.knots = self.piece_midpoints = self.piece_coefficients = None
+            self.scales = np.ones(d)  # unit L² norm and unit maximum already
         else:
-            knots = None
-        if knots is not None:
-            knots.setflags(write=False)
-        self.knots = knots
-        self.scales = np.ones(d)
-        self.scales = self._normalisation_constants()
-        self.scales.setflags(write=False)
+            self.frequencies = self.is_sine = None
+            knots, mids, table, _ = _taylor_table(name, d)
+            self.knots, self.piece_midpoints = knots, mids
+            self._raw_table = table
+            self.scales = self._normalisation_constants()
+            self.piece_coefficients = table * self.scales[:, None, None]
+        for array in (self.knots, self.piece_midpoints, self.piece_coefficients, self.scales,
+                      self.frequencies, self.is_sine):
+            if array is not None:
+                array.setflags(write=False)
 
     # ---- evaluation -------------------------------------------------------------------------
+    @staticmethod
+    def _points(s):
+        """Points as a flat float array of their own library (integer tensors become float64)."""
+        if _is_torch(s):
+            return (s if s.is_floating_point() else s.to(torch.float64)).reshape(-1)
+        return np.asarray(s, dtype=np.float64).reshape(-1)
+
     def __call__(self, s: ArrayLike | torch.Tensor):
         """Evaluate all d functions at the points s.
 
@@ -248,69 +261,83 @@ class Basis:
         -------
         ndarray or Tensor of shape (d, n_points)
         """
-        if _is_torch(s):
-            if not s.is_floating_point():
-                s = s.to(torch.float64)
-            s = s.reshape(-1)
-        else:
-            s = np.asarray(s, dtype=np.float64).reshape(-1)
-        raw = self._raw(s)
-        inside = _as_float((s >= -1.0) & (s <= 1.0), s)
-        return raw * inside[None, :] * _const(self.scales, s)[:, None]
+        return self._evaluate(self._points(s), derivative=False)
+
+    def derivative(self, s: ArrayLike | torch.Tensor):
+        """The derivatives p_i'(s), shape (d, n_points) (right derivative at a breakpoint; 0 outside [-1, 1])."""
+        return self._evaluate(self._points(s), derivative=True)
 
     def on_mesh(self, n_mesh: int, dtype: torch.dtype = torch.float64, device: str | torch.device = "cpu"):
         """The matrix [p_i(s_m)] on the midpoint mesh of ``n_mesh`` cells, as a tensor of shape (d, n_mesh)."""
         return self(midpoint_mesh(n_mesh, torch.empty(0, dtype=dtype, device=device)))
 
-    def _raw(self, s):
-        """The un-normalised functions at s, shape (d, n)."""
-        name, d, h = self.name, self.d, self.h
-        if name == "fourier":
-            j = np.arange(d)
-            k = _const((j // 2 + 1) * math.pi, s)[:, None]
-            is_sin = _const((j % 2 == 0).astype(np.float64), s)[:, None]
-            ks = k * s[None, :]
-            return is_sin * _sin(ks) + (1.0 - is_sin) * _cos(ks)
-        if name == "rect":
-            # cell index with s = 1 assigned to the last cell; exact on every midpoint mesh with M % d == 0
-            idx = _floor((s + 1.0) * (d / 2.0))
-            idx = _where(idx > d - 1, idx * 0 + (d - 1), idx)
-            rows = _const(np.arange(d, dtype=np.float64), s)[:, None]
-            return _as_float(idx[None, :] == rows, s)
-        centres = _const(self.centres, s)[:, None]
-        offset = s[None, :] - centres
-        if name == "pwl":
-            return _beta1(offset / h)
-        if name == "pwq":
-            return _beta2(offset / h)
-        # periodic wavelets: sum of the periodic images (support half-width 1 or 3/2 cells)
-        func, half_width = (_dbeta1, 1.0) if name == "rect_w" else (_dbeta2, 1.5)
-        n_images = int(math.ceil(half_width * h / 2.0)) + 1
-        total = 0.0
-        for m in range(-n_images, n_images + 1):
-            total = total + func((offset + 2.0 * m) / h)
-        return total
+    def _evaluate(self, s, derivative: bool):
+        """Values (or derivatives) at flat points s, zero outside [-1, 1]."""
+        inside = (s >= -1.0) & (s <= 1.0)
+        inside = inside.to(s.dtype) if _is_torch(s) else inside.astype(s.dtype)
+        if self.name == "fourier":
+            values = self._fourier(s, derivative)
+        else:
+            values = self._piecewise(s, self.piece_coefficients, derivative)
+        return values * inside[None, :]
+
+    def _fourier(self, s, derivative: bool):
+        """sin(kπs + φ) rows, φ = π/2 for the cosines (one sine call), or their derivatives."""
+        sin = torch.sin if _is_torch(s) else np.sin
+        omega = _const(self.frequencies, s)[:, None]
+        phase = _const(np.where(self.is_sine, 0.0, 0.5 * math.pi) + (0.5 * math.pi if derivative else 0.0), s)
+        values = sin(omega * s[None, :] + phase[:, None])
+        return omega * values if derivative else values
+
+    def _piecewise(self, s, table: np.ndarray, derivative: bool):
+        """Horner's rule on the Taylor table of each point's piece (right-continuous; s = 1 in the last piece)."""
+        degree = table.shape[-1] - 1
+        if derivative:  # the derivative's Taylor table, one degree lower
+            if degree == 0:
+                table = np.zeros_like(table)
+            else:
+                table = table[..., 1:] * np.arange(1, degree + 1)
+                degree -= 1
+        inner, mids = self.knots[1:-1], self.piece_midpoints
+        # one contiguous (pieces, d) table per power, gathered by piece: Horner on contiguous rows
+        powers = [np.ascontiguousarray(table[..., j].T) for j in range(degree + 1)]
+        if _is_torch(s):
+            idx = torch.searchsorted(_const(inner, s), s.contiguous(), right=True)
+            x = (s - _const(mids, s)[idx])[:, None]
+            gather = lambda j: _const(powers[j], s).index_select(0, idx)  # noqa: E731
+        else:
+            idx = np.searchsorted(inner, s, side="right")
+            x = (s - mids[idx])[:, None]
+            gather = lambda j: powers[j][idx]  # noqa: E731
+        value = gather(degree)
+        for j in range(degree - 1, -1, -1):
+            value = value * x + gather(j)
+        return value.T
 
     # ---- normalisation ----------------------------------------------------------------------
     def _normalisation_constants(self) -> np.ndarray:
-        """Scale factors that give each function unit L² norm or unit maximum (exact piecewise quadrature)."""
-        if self.normalize == "none" or self.name == "fourier":
-            # Fourier functions already have unit L² norm and unit maximum on [-1, 1].
+        """Scale factors that give each function unit L² norm or unit maximum (exact per polynomial piece)."""
+        if self.normalize == "none":
             return np.ones(self.d)
-        knots = self.knots
+        a, b = self.knots[:-1], self.knots[1:]
+        table = self._raw_table
         if self.normalize == "sup":
-            # pieces are polynomials of degree <= 2 with extrema at knots or at cell centres
-            points = np.unique(np.concatenate([knots, self.centres, self.edges]))
-            values = self._raw(points)
-            peak = np.max(np.abs(values), axis=1)
-            return 1.0 / peak
+            # a polynomial of degree <= 2 peaks at a piece end or at its vertex
+            half = 0.5 * (b - a)
+            xs = [-half, half]
+            if table.shape[-1] == 3:
+                c1, c2 = table[..., 1], table[..., 2]
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    vertex = np.where(c2 != 0, -c1 / (2 * c2), 0.0)
+                xs.append(np.clip(vertex, -half, half))
+            peaks = [np.abs(sum(table[..., j] * np.broadcast_to(x, table.shape[:2]) ** j
+                                for j in range(table.shape[-1]))) for x in xs]
+            return 1.0 / np.max(np.stack(peaks), axis=(0, 2))
         nodes, weights = np.polynomial.legendre.leggauss(3)  # exact for p² of degree <= 4
-        a, b = knots[:-1], knots[1:]
-        s = (0.5 * (a + b)[:, None] + 0.5 * (b - a)[:, None] * nodes[None, :]).reshape(-1)
-        w = (0.5 * (b - a)[:, None] * weights[None, :]).reshape(-1)
-        raw = self._raw(s)
-        norms = np.sqrt((raw**2) @ w)
-        return 1.0 / norms
+        x = 0.5 * (b - a)[:, None] * nodes[None, :]
+        w = 0.5 * (b - a)[:, None] * weights[None, :]
+        values = sum(table[..., j][..., None] * x[None] ** j for j in range(table.shape[-1]))
+        return 1.0 / np.sqrt(np.einsum("ikg,kg->i", values**2, w))
 
     def __repr__(self) -> str:
         return f"Basis(name={self.name!r}, d={self.d}, normalize={self.normalize!r})"
@@ -337,8 +364,8 @@ def get(name: str | Basis, d: int, normalize: Literal["l2", "sup", "none"] = "l2
     Raises
     ------
     ValueError
-        Unknown name (the message lists the six), d < 1 (d < 2 for the ``_w`` wavelets), an unknown
-        normalisation, or a Basis whose d differs from ``d``.
+        Unknown name (the message lists the six), d < 1, an unknown normalisation, or a Basis
+        whose d differs from ``d``.
 
     Examples
     --------

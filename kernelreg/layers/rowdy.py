@@ -261,6 +261,9 @@ class RowdyActivation(_BranchActivation):
         The base frequency always starts at n·ω_1 = 1.
     trainable : bool, default=True
         Register α and ω as parameters (else as buffers: the fixed activation with frozen branches).
+    slope_recovery : bool, default=False
+        Take part in :func:`slope_recovery_loss` with the base slope ω_1 (the L-LAAF slope of the
+        K=1 case; n·ω_1 is the effective slope). Off by default: the Rowdy paper does not use it.
     dtype : {"float64", "float32"} or torch.dtype, default="float64"
         Dtype of the parameters.
 
@@ -315,10 +318,12 @@ class RowdyActivation(_BranchActivation):
         base_params: dict | None = None,
         freq_init: Literal["code", "paper"] = "code",
         trainable: bool = True,
+        slope_recovery: bool = False,
         dtype: str | torch.dtype = "float64",
     ) -> None:
         super().__init__()
         owner = type(self).__name__
+        self.slope_recovery = bool(slope_recovery)
         if isinstance(K, bool) or not isinstance(K, Integral) or K < 1:
             raise ValueError(
                 f"{owner} needs K >= 1 terms (K counts the base activation φ_1, so K=1 is L-LAAF); got K={K!r}."
@@ -367,8 +372,10 @@ class RowdyActivation(_BranchActivation):
         _check_neurons(z, self.n_neurons, type(self).__name__)
         omega = self.effective_omega().to(z.dtype)
         out = self.base(z * omega[..., 0])
-        if self.K > 1:  # contract the waves with α directly instead of materialising every branch
-            out = out + self.n * (self._waves(z, omega) * self.alpha.to(z.dtype)).sum(dim=-1)
+        if self.K > 1:  # one stacked sin/cos pair and matrix-vector reductions (see _SinusoidBranches)
+            k = torch.arange(1, self.K, dtype=z.dtype, device=z.device)
+            amplitude = self.n * self.alpha.to(z.dtype)
+            out = out + _SinusoidBranches.apply(z, omega[..., 1:] * k, amplitude, self.kind)
         return out
 
     def effective_omega(self) -> torch.Tensor:
@@ -379,6 +386,10 @@ class RowdyActivation(_BranchActivation):
         """(1, α_2, ..., α_K), shape (K,) or (N, K)."""
         ones = torch.ones(*self.alpha.shape[:-1], 1, dtype=self.alpha.dtype, device=self.alpha.device)
         return torch.cat([ones, self.alpha], dim=-1)
+
+    def slope_recovery_term(self) -> torch.Tensor:
+        """exp(mean(ω_1)), the base slope's contribution to the slope-recovery term (on the graph)."""
+        return torch.exp(self.omega[..., 0].mean())
 
     def frequencies(self) -> torch.Tensor:
         """Current angular frequencies of the branches, (k-1)·n·ω_k for k >= 2, shape (K-1,) or (N, K-1)."""
@@ -391,6 +402,86 @@ class RowdyActivation(_BranchActivation):
             f"per_neuron={self.n_neurons}, freq_init={self.freq_init!r}"
         )
 
+
+def _contract(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Σ_k values[..., k]·weights[k] (layer-wise: one matrix-vector product) or per neuron (weights (N, K))."""
+    if weights.ndim == 1:
+        return values @ weights
+    return (values * weights).sum(dim=-1)
+
+
+def _sinusoid_sum(z: torch.Tensor, freq: torch.Tensor, amp: torch.Tensor, kind: str) -> torch.Tensor:
+    """Σ_k amp_k·wave(freq_k·z) with ordinary autograd ops (the differentiable reference of the fused form)."""
+    wave = torch.sin if kind == "sin" else torch.cos
+    return _contract(wave(z.unsqueeze(-1) * freq), amp)
+
+
+class _SinusoidBranches(torch.autograd.Function):
+    """Σ_k amp_k·sin(freq_k·z) (or cos) with one stacked sin and one cos, reductions by matrix-vector products.
+
+    Plain autograd on the stacked expression keeps the argument, the sines, their product with the
+    amplitudes and, in backward, the expanded gradient, its product with the cosines and two more
+    products: about eight passes over a (..., K-1) float64 tensor. Here the forward writes the
+    waves W and their slopes D once, branch-major ((K-1, n) so that every reduction is a
+    matrix-vector product over long rows; the slopes overwrite the argument), and the backward is
+    three such products. When the backward itself is differentiated (``create_graph=True``, e.g.
+    a PINN's second derivatives), it differentiates the plain formula instead, so every order of
+    derivative stays exact.
+    """
+
+    @staticmethod
+    def forward(ctx, z, freq, amp, kind):  # type: ignore[override]
+        if freq.ndim == 1:  # layer-wise: rows (K-1, z.numel())
+            arg = freq[:, None] * z.reshape(1, -1)
+        else:  # per neuron, freq (N, K-1): rows (K-1, ..., N)
+            arg = freq.T.reshape(freq.shape[1], *([1] * (z.ndim - 1)), freq.shape[0]) * z
+        needs_grad = any(ctx.needs_input_grad[:3])
+        if kind == "sin":
+            waves = torch.sin(arg)
+            slopes = torch.cos(arg, out=arg) if needs_grad else None
+        else:
+            waves = torch.cos(arg)
+            slopes = torch.sin(arg, out=arg).neg_() if needs_grad else None
+        ctx.kind = kind
+        if needs_grad:
+            ctx.save_for_backward(z, freq, amp, waves, slopes)
+        return _contract_rows(waves, amp).reshape(z.shape)
+
+    @staticmethod
+    def backward(ctx, grad):  # type: ignore[override]
+        z, freq, amp, waves, slopes = ctx.saved_tensors
+        wanted = ctx.needs_input_grad[:3]
+        if torch.is_grad_enabled():  # create_graph: rebuild the backward from differentiable ops
+            inputs = [t for t, want in zip((z, freq, amp), wanted) if want]
+            with torch.enable_grad():
+                out = _sinusoid_sum(z, freq, amp, ctx.kind)
+                grads = iter(torch.autograd.grad(out, inputs, grad, create_graph=True))
+            return (*(next(grads) if want else None for want in wanted), None)
+        grad_z = grad_freq = grad_amp = None
+        if freq.ndim == 1:
+            flat_g = grad.reshape(-1)
+            if wanted[2]:
+                grad_amp = waves @ flat_g
+            if wanted[1]:
+                grad_freq = amp * (slopes @ (flat_g * z.reshape(-1)))
+        else:
+            n_terms, n_neurons = freq.shape[1], freq.shape[0]
+            flat_g = grad.reshape(-1, n_neurons)
+            if wanted[2]:
+                grad_amp = torch.einsum("kbn,bn->nk", waves.reshape(n_terms, -1, n_neurons), flat_g)
+            if wanted[1]:
+                grad_freq = amp * torch.einsum("kbn,bn->nk", slopes.reshape(n_terms, -1, n_neurons),
+                                               flat_g * z.reshape(-1, n_neurons))
+        if wanted[0]:
+            grad_z = grad * _contract_rows(slopes, amp * freq).reshape(z.shape)
+        return grad_z, grad_freq, grad_amp, None
+
+
+def _contract_rows(rows: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Σ_k weights_k·rows[k]: one vector-matrix product (layer-wise) or a per-neuron weighted sum (weights (N, K))."""
+    if weights.ndim == 1:
+        return weights @ rows
+    return torch.einsum("k...n,nk->...n", rows, weights)
 
 class LAAF(nn.Module):
     """Locally adaptive activation φ(n·a·z) with a trainable slope a per layer or per neuron.
@@ -509,13 +600,17 @@ class LAAF(nn.Module):
 
 
 def slope_recovery_loss(modules: nn.Module | Iterable[nn.Module]) -> torch.Tensor:
-    """The LAAF slope-recovery term S = 1 / mean_l exp(mean(a^l)) over the LAAF layers.
+    """The LAAF slope-recovery term S = 1 / mean_l exp(mean(a^l)) over the adaptive layers that opt in.
+
+    Pass it as a training loop's extra loss (``extra_loss=slope_recovery_loss``) to use slope
+    recovery; each layer decides with its own ``slope_recovery`` flag.
 
     Parameters
     ----------
     modules : nn.Module or iterable of nn.Module
-        A network (its :class:`LAAF` submodules are collected) or the LAAF layers themselves.
-        Layers with ``slope_recovery=False`` are left out.
+        A network (its :class:`LAAF` and :class:`RowdyActivation` submodules are collected) or
+        the layers themselves. Layers with ``slope_recovery=False`` are left out (the default
+        for Rowdy, whose slope is the base slope ω_1).
 
     Returns
     -------
@@ -527,11 +622,12 @@ def slope_recovery_loss(modules: nn.Module | Iterable[nn.Module]) -> torch.Tenso
     TypeError
         When ``modules`` is neither a module nor an iterable of modules.
     """
+    kinds = (LAAF, RowdyActivation)
     if isinstance(modules, nn.Module):
-        layers = [m for m in modules.modules() if isinstance(m, LAAF)]
+        layers = [m for m in modules.modules() if isinstance(m, kinds)]
     else:
         try:
-            layers = [m for item in modules for m in item.modules() if isinstance(m, LAAF)]
+            layers = [m for item in modules for m in item.modules() if isinstance(m, kinds)]
         except (TypeError, AttributeError) as exc:
             raise TypeError(
                 f"slope_recovery_loss needs an nn.Module or an iterable of nn.Modules; got {type(modules).__name__}."
@@ -539,6 +635,6 @@ def slope_recovery_loss(modules: nn.Module | Iterable[nn.Module]) -> torch.Tenso
     layers = [m for m in layers if m.slope_recovery]
     if not layers:
         return torch.zeros((), dtype=torch.float64)
-    dtype = layers[0].a.dtype
-    terms = torch.stack([m.slope_recovery_term().to(dtype) for m in layers])
+    terms = [m.slope_recovery_term() for m in layers]
+    terms = torch.stack([t.to(terms[0].dtype) for t in terms])
     return 1.0 / terms.mean()

@@ -1,0 +1,183 @@
+"""What does a Rowdy (or L-LAAF) activation cost over the fixed activation, per training step?
+
+Measured by **interleaved CPU time** in one process: every round runs one block of full-batch Adam
+steps of each variant (the order rotates from round to round), each block timed with
+``time.process_time`` (CPU seconds of this process, so other processes on a shared machine do
+not count), torch on one thread. Each block starts with one untimed step: the first step after
+another variant ran pays for fresh memory pages (page faults, counted as system CPU time), which
+a training run pays once. The ratio is median(variant) / median(fixed) over the rounds.
+
+Variants, all on the same data and the same initial linear weights:
+
+* ``fixed``            the base activation;
+* ``l-laaf``           :class:`kernelreg.layers.LAAF` (one trainable slope per layer, n = 10);
+* ``rowdy3/6/9``       :class:`kernelreg.layers.RowdyActivation` with K = 3, 6, 9 terms (n = 10);
+* ``rowdy9-unfused``   the same Rowdy9 formula written as plain autograd on the stacked branches
+                       (the implementation before the fused branch function), for the speed-up.
+
+Setups:
+
+* ``paper``  the Rowdy paper's discontinuous-function network: 1 hidden layer of 40, cos base,
+             5 training points on [-3, 3] (Table 1: fixed 1, L-LAAF 1.12, Rowdy3 1.26,
+             Rowdy6 1.58, Rowdy9 1.75; TF1 on their hardware);
+* ``large``  3 hidden layers of 200, tanh base, 2000 points on [-1, 1] (target: Rowdy <= 2x).
+
+Usage::
+
+    python benchmarks/rowdy_overhead.py [--quick] [--rounds 9] [--threads 1] [--out rowdy_overhead.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+try:
+    import kernelreg  # noqa: F401
+except ImportError:  # running from a checkout without installing: use the repository root
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+from kernelreg import activations  # noqa: E402
+from kernelreg.layers import LAAF, RowdyActivation  # noqa: E402
+
+PAPER = {"fixed": 1.0, "l-laaf": 1.12, "rowdy3": 1.26, "rowdy6": 1.58, "rowdy9": 1.75}
+SETUPS = {
+    "paper": dict(width=40, depth=1, n_points=5, low=-3.0, high=3.0, base="cos", steps=200),
+    "large": dict(width=200, depth=3, n_points=2000, low=-1.0, high=1.0, base="tanh", steps=5),
+}
+
+
+class Fixed(nn.Module):
+    """The base activation as a module."""
+
+    def __init__(self, base: str) -> None:
+        super().__init__()
+        self.act = activations.get(base)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.act(z)
+
+
+class UnfusedRowdy(RowdyActivation):
+    """Rowdy with the branches as plain autograd ops on the stacked (..., K-1) tensor (the old forward)."""
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        omega = self.effective_omega().to(z.dtype)
+        out = self.base(z * omega[..., 0])
+        return out + self.n * (self._waves(z, omega) * self.alpha.to(z.dtype)).sum(dim=-1)
+
+
+def target(x: torch.Tensor) -> torch.Tensor:
+    """The Rowdy paper's discontinuous function: 0.2 sin(6x) for x < 0, 1 + 0.1 x cos(14x) otherwise."""
+    return torch.where(x < 0, 0.2 * torch.sin(6 * x), 1 + 0.1 * x * torch.cos(14 * x))
+
+
+def build(setup: dict, make_act, seed: int = 0) -> nn.Sequential:
+    """depth x width MLP with the given activation factory; linear weights from a fixed local seed."""
+    gen = torch.Generator().manual_seed(seed)
+    layers, fan_in = [], 1
+    for _ in range(setup["depth"]):
+        layers += [_linear(fan_in, setup["width"], gen), make_act()]
+        fan_in = setup["width"]
+    layers.append(_linear(fan_in, 1, gen))
+    return nn.Sequential(*layers)
+
+
+def _linear(fan_in: int, fan_out: int, gen: torch.Generator) -> nn.Linear:
+    """nn.Linear with N(0, 1/fan_in) weights and zero bias, drawn from ``gen``."""
+    layer = nn.utils.skip_init(nn.Linear, fan_in, fan_out, dtype=torch.float64)
+    with torch.no_grad():
+        layer.weight.copy_(torch.randn(fan_out, fan_in, generator=gen, dtype=torch.float64) / fan_in**0.5)
+        layer.bias.zero_()
+    return layer
+
+
+def variants(base: str) -> dict:
+    """Activation factories by variant name."""
+    return {
+        "fixed": lambda: Fixed(base),
+        "l-laaf": lambda: LAAF(base, n=10.0),
+        "rowdy3": lambda: RowdyActivation(base, K=3, n=10.0),
+        "rowdy6": lambda: RowdyActivation(base, K=6, n=10.0),
+        "rowdy9": lambda: RowdyActivation(base, K=9, n=10.0),
+        "rowdy9-unfused": lambda: UnfusedRowdy(base, K=9, n=10.0),
+    }
+
+
+def measure(setup: dict, rounds: int) -> dict:
+    """Median CPU seconds per step of each variant, blocks interleaved with a rotating order."""
+    x = torch.linspace(setup["low"], setup["high"], setup["n_points"], dtype=torch.float64)[:, None]
+    y = target(x)
+    runs = {}
+    for name, make in variants(setup["base"]).items():
+        net = build(setup, make)
+        opt = torch.optim.Adam(net.parameters(), lr=1e-4)
+        runs[name] = (net, opt)
+
+    def step(net: nn.Module, opt: torch.optim.Optimizer) -> None:
+        opt.zero_grad(set_to_none=True)
+        loss = torch.mean((net(x) - y) ** 2)
+        loss.backward()
+        opt.step()
+
+    def block(name: str) -> float:
+        net, opt = runs[name]
+        step(net, opt)  # untimed: the first step after another variant pays for fresh memory pages
+        start = time.process_time()
+        for _ in range(setup["steps"]):
+            step(net, opt)
+        return (time.process_time() - start) / setup["steps"]
+
+    names = list(runs)
+    for name in names:  # warm-up
+        block(name)
+    times = {name: [] for name in names}
+    for r in range(rounds):
+        order = names[r % len(names):] + names[: r % len(names)]
+        for name in order:
+            times[name].append(block(name))
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="3 rounds and a tenth of the steps")
+    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=None, help="write the records as JSON here")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    rounds = 3 if args.quick else args.rounds
+    records = []
+    for setup_name, setup in SETUPS.items():
+        setup = dict(setup)
+        if args.quick:
+            setup["steps"] = max(1, setup["steps"] // 10)
+        medians = measure(setup, rounds)
+        fixed = medians["fixed"]
+        print(f"\n{setup_name}: {setup['depth']}x{setup['width']} {setup['base']}, {setup['n_points']} points, "
+              f"{setup['steps']} steps per block, {rounds} rounds, fixed step {1e3 * fixed:.3f} ms CPU")
+        print(f"{'variant':>16} {'ms/step':>9} {'ratio':>7} {'paper':>7}")
+        for name, seconds in medians.items():
+            paper = PAPER.get(name) if setup_name == "paper" else None
+            print(f"{name:>16} {1e3 * seconds:9.3f} {seconds / fixed:7.2f} {'' if paper is None else f'{paper:7.2f}'}")
+            records.append({"setup": setup_name, "variant": name, "cpu_s_per_step": seconds,
+                            "ratio_to_fixed": seconds / fixed, "paper_ratio": paper, **setup})
+    meta = {"torch": torch.__version__, "python": platform.python_version(), "machine": platform.machine(),
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(), "threads": args.threads,
+            "dtype": "float64", "device": "cpu", "rounds": rounds, "clock": "time.process_time"}
+    if args.out is not None:
+        args.out.write_text(json.dumps({"meta": meta, "records": records}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
