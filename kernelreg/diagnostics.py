@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from numpy.typing import ArrayLike
 from scipy.optimize import linear_sum_assignment
+from scipy.spatial.distance import cdist
 from torch import nn
 
 __all__ = [
@@ -705,7 +706,7 @@ def w2_distance(
         raise ValueError(f"w2_distance compares equal-size sets of equal dimension; got shapes {A.shape} and {B.shape}.")
     if A.shape[0] == 0:
         raise ValueError("w2_distance got empty sets.")
-    sq = ((A[:, None, :] - B[None, :, :]) ** 2).sum(axis=-1)
+    sq = cdist(A, B, "sqeuclidean")  # no (n, n, m) intermediate: per training step this is the hot spot
     if matching == "optimal":
         rows, cols = linear_sum_assignment(sq)
         return float(np.sqrt(sq[rows, cols].mean()))

@@ -93,6 +93,8 @@ def test_quick_results_make_sense(quick_runs):
     adam = [r for r in runs["gd-vs-convex"].rows if r["method"] == "adam"]
     assert all(r["reached_target"] == r["n_reps"] for r in adam)  # the quick problems reach 5e-8 in the budget
     assert all(math.isfinite(r["rel_error_mean"]) and math.isfinite(r["time_ratio_vs_cvxpy"]) for r in adam)
+    for cell in runs["warmup-freeze"].cells:  # Exp. 4 trains the output layer only: the zero-planes stay put
+        assert cell.result["kernel_sgd"]["zero_plane_motion"] == 0.0
     speed = {r["method"]: r for r in runs["solver-speed"].rows}
     assert speed["exact"]["ratio_to_exact"] == pytest.approx(1.0)
     assert speed["cvxpy clarabel qr"]["rel_coef_diff"] < 1e-3  # CVXPY agrees with the exact solver

@@ -121,12 +121,16 @@ class ZeroPlaneTracker(Callback):
         Keep a copy of the network as it is at the end of this epoch (the warm-up of Exp. 4).
     first_epoch : int, default=0
         Epoch number of the state the run starts from (a continued run counts on).
+    track_steps : bool, default=True
+        Measure the zero-plane motion of every step (off for output-layer-only training, where
+        the zero-planes cannot move).
     """
 
-    def __init__(self, data, snapshot_epoch: int | None = None, first_epoch: int = 0) -> None:
+    def __init__(self, data, snapshot_epoch: int | None = None, first_epoch: int = 0, track_steps: bool = True) -> None:
         self.data = data
         self.snapshot_epoch = snapshot_epoch
         self.first_epoch = first_epoch
+        self.track_steps = track_steps
         self.step_nearest: list[float] = []
         self.step_w2: list[float] = []
         self.epochs: list[dict[str, Any]] = []
@@ -147,6 +151,8 @@ class ZeroPlaneTracker(Callback):
 
     def on_batch_end(self, trainer, **kwargs: Any) -> None:
         """Distance between the zero-planes before and after this step, both ways."""
+        if not self.track_steps:
+            return
         planes = zero_planes(trainer.module)
         self.step_nearest.append(w2_distance(self._prev, planes, matching="nearest"))
         self.step_w2.append(w2_distance(self._prev, planes, matching="optimal"))
@@ -258,7 +264,8 @@ class WarmupFreezeSuite(Suite):
         out["warmup_magnitude"] = _magnitude(warm, radii, penalty)
         for p in warm.blocks.parameters():
             p.requires_grad_(False)
-        follow = ZeroPlaneTracker(data, first_epoch=s["warmup_epochs"])
+        frozen = zero_planes(warm)
+        follow = ZeroPlaneTracker(data, first_epoch=s["warmup_epochs"], track_steps=False)
         with quiet():
             res2 = train(warm, data.X_train, data.y_train, loss="cross_entropy", optimizer="sgd", lr=s["lr"],
                          max_epochs=s["epochs"] - s["warmup_epochs"], batch_size=s["batch_size"], restore_best=False,
@@ -266,7 +273,7 @@ class WarmupFreezeSuite(Suite):
                          random_state=readout_seed, device=ctx.device)
         out["kernel_sgd"] = {"epochs": follow.epochs, "stop_reason": res2.stop_reason, "time_s": res2.time_s,
                              "magnitude": _magnitude(warm, radii, penalty),
-                             "max_step_motion": float(max(follow.step_w2, default=0.0))}
+                             "zero_plane_motion": float(np.max(np.abs(zero_planes(warm) - frozen)))}
         return out
 
     # -- tables ---------------------------------------------------------------------------------
