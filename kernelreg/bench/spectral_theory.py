@@ -436,7 +436,7 @@ class SpectralTheorySuite(Suite):
             q = "—" if key == "l2" else ("∞ (exponential)" if first["q"] == math.inf else fmt(first["q"]))
             verdicts = {by[(key, d)]["penalises_contraction"] for d in dims if (key, d) in by}
             verdict = ("yes" if verdicts == {True} else "no" if verdicts == {False} else
-                       "J = ∞ (band limit)" if verdicts == {None} else "depends on d")
+                       "J = ∞: the bump has no finite cost" if verdicts == {None} else "depends on d")
             lines.append(f"| {first['activation']} | {q} | {pred} | " + " | ".join(cells_) + f" | {verdict} |")
         toy = [r for r in rows if r["table"] == "toy"]
         for r in toy:
@@ -455,8 +455,9 @@ class SpectralTheorySuite(Suite):
             "",
             "Reading: every polynomial row matches 1 − q for every d (Half-Exp, 1 + ω², approaches −1 from above as "
             "s → 0); the exponential rows (Cauchy, Logistic, Gaussian) fall faster than any power, with slopes that "
-            "steepen as s shrinks until P overflows float64; a band-limited activation (Sinc) has J = ∞ for the "
-            "bump at every s; the architecture factor alone gives +1 for every d — no curse of dimensionality but "
+            "steepen as s shrinks until P overflows float64; J = ∞ at every s for a band-limited activation (Sinc: "
+            "P = ∞ outside its band) and for the Gaussian (P = e^{ω²}/2π grows as fast as the bump's |f̂|² decays), "
+            "i.e. these networks cannot represent the bump at finite cost; the architecture factor alone gives +1 for every d — no curse of dimensionality but "
             "no penalty on spikes either — and the plain L² norm gives +d.",
             "",
             "## Sec. IV / Figs. 3–5: the adaptive-regime toy (reconstructed: data, μ and residuals are ours)",
@@ -487,11 +488,14 @@ class SpectralTheorySuite(Suite):
             axes[0, 0].legend(fontsize=9)
             d2 = next((r for r in con if r["d"] == 2), con[0])
             s_vals = np.asarray(d2["s"])
-            for key, values in d2["log_J"].items():
+            special = {"architecture": ("k", "--", "P ≡ 1 (architecture only)"), "l2": ("0.5", ":", "plain L²")}
+            for i, (key, values) in enumerate(d2["log_J"].items()):
                 v = np.asarray(values, dtype=np.float64)
                 ok = np.isfinite(v)
                 if ok.sum() >= 2:
-                    axes[0, 1].plot(np.log10(s_vals[ok]), (v[ok] - v[ok][0]) / math.log(10), "o-", ms=3, label=key)
+                    colour, ls, label = special.get(key, (f"C{i % 10}", "-", key))
+                    axes[0, 1].plot(np.log10(s_vals[ok]), (v[ok] - v[ok][0]) / math.log(10), marker="o", ms=3,
+                                    ls=ls, color=colour, label=label)
             axes[0, 1].set_title(f"(b) log₁₀ J[f_s]/J[f], d = {d2['d']}", fontsize=11)
             axes[0, 1].set_xlabel("log₁₀ s", fontsize=10)
             axes[0, 1].set_ylabel("log₁₀ of the cost ratio", fontsize=10)
