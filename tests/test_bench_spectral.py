@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from kernelreg import activations
 from kernelreg.bench._stacked_adam import StackedAdam, record_steps
 from kernelreg.solvers import solve
 
@@ -221,30 +222,31 @@ def test_spectral_targets_flags_coefficients_that_miss_a_feasible_eps(tmp_path, 
 def test_contraction_seminorm_matches_the_closed_form_for_power_penalties(name, q):
     from scipy.special import gammaln
 
-    from kernelreg.bench.spectral_theory import _log_penalty_fn, contraction_seminorm
+    from kernelreg.bench.spectral_theory import contraction_seminorm
+    from kernelreg.seminorm import radon_constant, sphere_area
 
-    log_p = _log_penalty_fn(name, {})
     for d in (1, 2, 7, 20):
         for s in (1.0, 0.1, 0.01):
-            got = contraction_seminorm(d, s, log_p)
-            # J = 2 s |S^{d-1}| (2π)^d ∫ e^{-ρ²} ρ^{2d-2} P(ρ/s) dρ, and ∫ e^{-ρ²} ρ^m dρ = Γ((m+1)/2)/2
-            log_pref = math.log(2 * s) + math.log(2) + 0.5 * d * math.log(math.pi) - gammaln(d / 2) + d * math.log(2 * math.pi)
-            if q is None:  # Half-Exp, P = 1 + ω²: two power terms
-                expected = log_pref + np.logaddexp(gammaln((2 * d - 1) / 2), gammaln((2 * d + 1) / 2) - 2 * math.log(s)) - math.log(2)
+            got = contraction_seminorm(d, s, name)
+            # J = c_d²/π |S^{d-1}| ∫ |f̂_s(k)|² k^{2d-2} P(k) dk with |f̂_s|² = s^{2d} (2π)^d e^{-s²k²}, and
+            # ∫ e^{-s²k²} k^m dk = Γ((m+1)/2) / (2 s^{m+1})
+            log_pref = 2 * math.log(radon_constant(d)) - math.log(math.pi) + math.log(sphere_area(d)) + \
+                d * math.log(2 * math.pi) + 2 * d * math.log(s) - math.log(2)
+            if q is None:  # Half-Exp, P = 1 + k²: two power terms
+                expected = log_pref + np.logaddexp(gammaln(d - 0.5) - (2 * d - 1) * math.log(s),
+                                                   gammaln(d + 0.5) - (2 * d + 1) * math.log(s))
             else:
-                expected = log_pref - q * math.log(s) + gammaln((2 * d - 1 + q) / 2) - math.log(2)
-            assert got == pytest.approx(expected, abs=1e-9), (name, d, s)
+                expected = log_pref + gammaln(d - 0.5 + q / 2) - (2 * d - 1 + q) * math.log(s)
+            assert got == pytest.approx(expected, abs=1e-8), (name, d, s)
     arch = [contraction_seminorm(3, s) for s in (0.5, 0.25)]
-    assert (arch[1] - arch[0]) / math.log(0.5) == pytest.approx(1.0, abs=1e-9)  # P ≡ 1: J ∝ s for every d
+    assert (arch[1] - arch[0]) / math.log(0.5) == pytest.approx(1.0, abs=1e-12)  # P ≡ 1: J ∝ s for every d
 
 
-def test_contraction_seminorm_is_infinite_for_a_band_limit_and_for_an_unresolvable_overflow():
-    from kernelreg.bench.spectral_theory import _log_penalty_fn, contraction_seminorm
+def test_contraction_seminorm_is_infinite_where_the_bump_has_no_finite_cost():
+    from kernelreg.bench.spectral_theory import contraction_seminorm
 
-    assert contraction_seminorm(2, 0.5, _log_penalty_fn("sinc", {"a": 2.0})) == math.inf
-    cauchy = _log_penalty_fn("cauchy", {})
-    assert math.isfinite(contraction_seminorm(2, 0.5, cauchy))
-    assert contraction_seminorm(2, 1 / 64, cauchy) == math.inf  # P overflows before the integrand decays
+    assert contraction_seminorm(2, 0.5, activations.get("sinc", a=2.0)) == math.inf  # band limit
+    assert math.isfinite(contraction_seminorm(2, 0.5, "cauchy"))
 
 
 def test_boundary_classification_hand_cases():

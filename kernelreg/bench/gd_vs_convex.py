@@ -22,7 +22,9 @@ Unknown in the paper and chosen here: N = 20 (at N = 40 ReLU alone needs 3.2·10
 1e-4…1e-2 alike, and ReLU2 over 10⁶; N = 20 gives the paper's picture for the ReLU family: all but
 ReLU3.5 reach 5e-8 quickly), n = 1000, the Adam learning rates (:data:`ADAM_LR`, from a scan of 1e-3,
 1e-2, 1e-1), the step budget (``--budget``), the Sinc/Wavepacket parameters
-(:data:`kernelreg.bench._common.SPECTRAL_ACTIVATIONS`).
+(:data:`kernelreg.bench._common.SPECTRAL_ACTIVATIONS`), and ξ random uniform on the circle (the
+paper's "deterministically … uniform on the unit circle" may mean evenly spaced angles: setting
+``directions="grid"``).
 """
 
 from __future__ import annotations
@@ -112,12 +114,12 @@ class GDvsConvexSuite(Suite):
             return {"activations": ["step", "relu", "halfexp"], "n_replications": 1, "n_samples": 10,
                     "n_features": 100, "target_mse": 5e-8, "budget": 2000, "segment": 1000,
                     "adam_lr": {k: ADAM_LR[k] for k in ("step", "relu", "halfexp")},
-                    "max_iter": {"gd": 1000, "cg": 200}, "offset_scale": math.sqrt(2.0), "cvxpy": True,
-                    "hull_points": 400, "timing_steps": 100}
+                    "max_iter": {"gd": 1000, "cg": 200}, "offset_scale": math.sqrt(2.0), "directions": "random",
+                    "cvxpy": True, "hull_points": 400, "timing_steps": 100}
         return {"activations": [row[0] for row in activation_rows()], "n_replications": 5, "n_samples": 20,
                 "n_features": 1000, "target_mse": 5e-8, "budget": 200_000, "segment": 25_000,
                 "adam_lr": dict(ADAM_LR), "max_iter": {"gd": 30000, "cg": 2000}, "offset_scale": math.sqrt(2.0),
-                "cvxpy": True, "hull_points": 4000, "timing_steps": 1000}
+                "directions": "random", "cvxpy": True, "hull_points": 4000, "timing_steps": 1000}
 
     def _check(self, s: dict) -> None:
         """Budget and segment are positive integers, every activation has a learning rate."""
@@ -165,7 +167,8 @@ class GDvsConvexSuite(Suite):
         seed = cell_seed(ctx.seed, rep)
         data = load_random_labels_cube(s["n_samples"], 0, random_state=seed)
         fmap = RandomFeatureMap(s["n_features"], activation=act, activation_params=params,
-                                offset_scale=s["offset_scale"], random_state=seed + 1, device=ctx.device).fit(data.X_train)
+                                offset_scale=s["offset_scale"], directions=s["directions"], random_state=seed + 1,
+                                device=ctx.device).fit(data.X_train)
         return data, fmap, fmap.transform(data.X_train), data.y_train
 
     def _run_index(self, ctx: RunContext, key: str, rep: int) -> int:
@@ -320,7 +323,9 @@ class GDvsConvexSuite(Suite):
             cmp_cvx = compare_fits(ex, it, X_train, fmap, points=points)  # normalised by the convex fit
             rec.update(exact_status=ex.status, exact_time_s=float(ex.time_s), exact_norm=float(ex.norm),
                        exact_mse=float(ex.mse), rel_error=cmp_paper.rel_error, rel_error_cvx_norm=cmp_cvx.rel_error,
-                       rel_coef_distance=cmp_cvx.rel_coef_distance,
+                       rel_coef_distance=cmp_cvx.rel_coef_distance, max_mode=cmp_paper.max_mode,
+                       max_value=cmp_paper.max_value, max_grid_value=cmp_paper.max_grid_value,
+                       max_resolution=cmp_paper.max_resolution,
                        norm_ratio=float(it.norm / ex.norm) if ex.norm > 0 else math.nan)
         except SolverError as exc:
             rec.update(exact_status=exc.status, exact_error=str(exc)[:300])
@@ -416,8 +421,9 @@ class GDvsConvexSuite(Suite):
             f"N = {s['n_samples']} points, n = {s['n_features']} units, target MSE {s['target_mse']:g}, step budget "
             f"{s['budget']} full-batch Adam steps, {s['n_replications']} replication(s); all "
             f"{len(s['activations']) * s['n_replications']} runs trained as one stacked problem. Learning rate per "
-            "activation in the `lr` column (the paper's is lost). Relative error = mean|f_Adam − f_cvx| / max f_Adam "
-            "over a grid in the convex hull of the data; the convex fit is solved at ε = the MSE Adam reached. "
+            "activation in the `lr` column (the paper's is lost). Relative error = mean|f_Adam − f_cvx| over a grid "
+            "in the convex hull of the data / max f_Adam (signed, as the paper's words read; the maximum refined "
+            "over the hull by `compare_fits`' zoom search); the convex fit is solved at ε = the MSE Adam reached. "
             "**Only runs at the target are compared with the paper** (columns 'rel. error at target', times and "
             "ratios); runs that stopped at the budget are in the last column, compared at the MSE they reached and "
             "flagged *not at target* — not the paper's regime.",

@@ -4,10 +4,11 @@
 A bump f(x) = exp(−‖x‖²/2) in ℝ^d and its contractions f_s(x) = f(x/s) (spikier as s → 0). The
 kernel regime's seminorm with a constant zero-plane density (Eq. 8),
 
-    J_σ[f] = 2 ∫ |f̂(k)|² ‖k‖^{d−1} P_σ(‖k‖) dk,     P_σ = 1/|σ̂|²,
+    J_σ[f] ∝ ∫ |f̂(k)|² ‖k‖^{d−1} P_σ(‖k‖) dk,     P_σ = 1/|σ̂|²,
 
-is evaluated by radial quadrature of the closed form f̂(k) = (2π)^{d/2} e^{−‖k‖²/2}, for each
-activation with a closed-form P_σ, d = 1 … 20 and s from 1 down to 1/64. The paper: a regulariser
+is :func:`kernelreg.seminorm.spectral_seminorm` of the closed form f̂(k) = (2π)^{d/2} e^{−‖k‖²/2}
+(a radial function), for each activation with a closed-form P_σ, d = 1 … 20 and s from 1 down to
+1/64; P ≡ 1 (the architecture factor alone) and the plain L² norm are closed forms. The paper: a regulariser
 that penalises contractions (J[f_s] grows as s → 0) prefers smooth fits; with P_σ ~ |ω|^q,
 J[f_s] ∝ s^{1−q}, so this needs q > 1, *independently of d*; without the architecture factor
 ‖k‖^{d−1} and the activation factor, the plain L² norm gives ‖f_s‖² = s^d ‖f‖²: spiky,
@@ -34,17 +35,19 @@ residuals are lost, ours are in the settings). Three datapoints in ℝ², ReLU u
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
-from scipy.integrate import quad
 from scipy.special import gammaln
+from sklearn.exceptions import ConvergenceWarning
 
 from kernelreg import activations
 from kernelreg.bench._common import cell_seed, stats
 from kernelreg.bench._plots import new_figure, save_figure
 from kernelreg.bench._runner import Cell, CellResult, RunContext, Suite, fmt, markdown_table
+from kernelreg.seminorm import radon_constant, spectral_seminorm, sphere_area
 
 __all__ = ["SpectralTheorySuite", "contraction_seminorm", "PENALTY_GROWTH"]
 
@@ -65,65 +68,28 @@ PENALTY_GROWTH: tuple[tuple[str, str, str, dict, float | None], ...] = (
 )
 
 
-def _log_penalty_fn(name: str, params: dict):
-    """log P_σ(ω) of a named activation (−inf where P vanishes, inf where it is infinite or overflows)."""
-    penalty = activations.get(name, **params).spectral_penalty
+def contraction_seminorm(d: int, s: float, activation: str | activations.Activation | None = None) -> float:
+    """log J[f_s] for the Gaussian bump f = exp(−‖x‖²/2) in ℝ^d contracted to f_s(x) = f(x/s), constant density 1.
 
-    def log_p(omega: np.ndarray) -> np.ndarray:
-        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-            return np.log(np.asarray(penalty(np.asarray(omega, dtype=np.float64)), dtype=np.float64))
-
-    return log_p
-
-
-#: Nats by which the integrand must have decayed from its peak before P overflows.
-_DECAY = 60.0
-
-
-def contraction_seminorm(d: int, s: float, log_penalty=None) -> float:
-    """log J[f_s] for the Gaussian bump f = exp(−‖x‖²/2) in ℝ^d contracted to f_s(x) = f(x/s).
-
-    J[f_s] = 2 ∫ |f̂_s(k)|² ‖k‖^{d−1} P(‖k‖) dk = 2 s |S^{d−1}| (2π)^d ∫₀^∞ e^{−ρ²} ρ^{2d−2} P(ρ/s) dρ
-    (Eq. 8 of the spectral-bias paper with a constant zero-plane density). ``log_penalty=None``
-    means P ≡ 1 (the architecture factor alone). The integral is done by adaptive quadrature around
-    the maximum of its log-integrand (scaled by it), so exponentially growing P are fine as long as
-    P itself stays representable until the integrand has decayed.
+    J is :func:`kernelreg.seminorm.spectral_seminorm` (Eq. 8, normalised as there: c_d²/π ·
+    ∫ |f̂_s|² ‖k‖^{d−1} P_σ(‖k‖) dk) of f̂_s(k) = s^d (2π)^{d/2} e^{−s²‖k‖²/2}, a radial function.
+    ``activation=None`` means P ≡ 1 (the architecture factor alone), in closed form:
+    c_d²/π · |S^{d−1}| (2π)^d s Γ(d − ½)/2.
 
     Returns
     -------
     float
-        log J; inf when P is infinite where the bump's spectrum lives (a band limit), or when P
-        overflows float64 before the integrand has decayed (J too large to resolve).
+        log J; inf when f_s has no finite cost (P infinite where f̂_s lives, a band limit) or J
+        exceeds the float64 range.
     """
-    log_p = (lambda w: np.zeros_like(np.asarray(w, dtype=np.float64))) if log_penalty is None else log_penalty
-
-    def log_integrand(rho: float) -> float:
-        if rho <= 0:
-            return -math.inf if d > 1 else float(log_p(np.array([0.0]))[0])
-        return -rho * rho + (2 * d - 2) * math.log(rho) + float(log_p(np.array([rho / s]))[0])
-
-    # scan for the peak of the log-integrand; P is evaluated on its own and may overflow (inf) far out,
-    # where the Gaussian factor makes the true integrand negligible: stop at the first non-finite value
-    # and accept the result only if the integrand has decayed by _DECAY nats before it
-    grid = np.linspace(0.0, max(60.0, 12.0 / s), 24001)[1:]
-    vals = -grid * grid + (2 * d - 2) * np.log(grid) + log_p(grid / s)
-    bad = ~np.isfinite(vals)
-    if np.any(bad & (vals > 0)) and not np.any(np.isfinite(vals)):
-        return math.inf
-    stop = int(np.argmax(bad)) if bad.any() else len(grid)
-    if stop == 0:
-        return math.inf
-    k = int(np.argmax(vals[:stop]))
-    top = float(vals[k])
-    if vals[stop - 1] > top - _DECAY:  # still large where P stops being representable: not resolvable
-        return math.inf
-    edge = float(grid[stop - 1])
-    integral, _ = quad(lambda r: math.exp(log_integrand(r) - top), 0.0, edge, points=[float(grid[k])], limit=400,
-                       epsabs=0.0, epsrel=1e-11)
-    if not integral > 0:
-        return -math.inf
-    log_sphere = math.log(2.0) + 0.5 * d * math.log(math.pi) - gammaln(0.5 * d)  # |S^{d-1}| = 2π^{d/2}/Γ(d/2)
-    return math.log(2.0 * s) + log_sphere + d * math.log(2 * math.pi) + math.log(integral) + top
+    if activation is None:
+        return (2 * math.log(radon_constant(d)) - math.log(math.pi) + math.log(sphere_area(d))
+                + d * math.log(2 * math.pi) + math.log(s) + gammaln(d - 0.5) - math.log(2.0))
+    f_hat = lambda k: s**d * (2 * math.pi) ** (d / 2) * np.exp(-0.5 * (s * np.asarray(k)) ** 2)  # noqa: E731
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        value = spectral_seminorm(f_hat, activation, d=d, radial=True)
+    return math.log(value) if value > 0 else -math.inf
 
 
 def _slope(log_s: np.ndarray, log_j: np.ndarray) -> float:
@@ -230,8 +196,8 @@ class SpectralTheorySuite(Suite):
         out: dict = {"d": d, "s": s_values.tolist(), "log_J": {}}
         for key in ctx.settings["activations"]:
             _, _, name, params, _ = rows[key]
-            log_p = _log_penalty_fn(name, params)
-            out["log_J"][key] = [contraction_seminorm(d, float(s), log_p) for s in s_values]
+            act = activations.get(name, **params)
+            out["log_J"][key] = [contraction_seminorm(d, float(s), act) for s in s_values]
         out["log_J"]["architecture"] = [contraction_seminorm(d, float(s), None) for s in s_values]
         # ‖f_s‖² = s^d ∫ e^{−‖x‖²} dx = s^d π^{d/2}
         out["log_J"]["l2"] = [d * math.log(s) + 0.5 * d * math.log(math.pi) for s in s_values]
@@ -444,7 +410,7 @@ class SpectralTheorySuite(Suite):
         return "\n".join([
             "## Sec. III-C / Fig. 2: does the seminorm penalise contractions f_s(x) = f(x/s)?",
             "",
-            f"Gaussian bump in ℝ^d, J[f_s] of Eq. 8 (constant zero-plane density) by radial quadrature for s = "
+            f"Gaussian bump in ℝ^d, J[f_s] of Eq. 8 (constant zero-plane density; `kernelreg.seminorm.spectral_seminorm`) for s = "
             f"{', '.join(fmt(v) for v in s['s'])}; the table gives the log-log slope d log J / d log s between the "
             "two smallest s where J is finite. Negative slope = spikier fits cost more (generalisation); the "
             "paper: needs q > 1, independent of d (predicted slope 1 − q); the plain L² norm scales as s^d, "
