@@ -176,6 +176,7 @@ class SpectralTargetsSuite(Suite):
                         "test_mse": r.get("test_mse", math.nan), "grid_mse": r.get("grid_mse", math.nan),
                         "norm": r.get("norm", math.nan), "solve_time_s": r.get("time_s", math.nan),
                         "feasibility": r.get("feasibility", math.nan),
+                        "norm_gap": (r.get("certificate") or {}).get("norm_gap", math.nan),
                         "paper_train_mse": paper[0] if paper[0] is not None else math.nan,
                         "paper_test_mse": paper[1] if paper[1] is not None else math.nan})
         return out
@@ -202,6 +203,8 @@ class SpectralTargetsSuite(Suite):
                         text = fmt(r["floor"])
                     elif metric == "train_mse" and r["status"] == "missed_eps":
                         text = f"{fmt(r['feasibility'], 7)}·ε"
+                    if metric == "test_mse" and r["status"] in ("inaccurate", "missed_eps") and math.isfinite(r["norm_gap"]):
+                        text += f" (gap {fmt(r['norm_gap'], 2)})"
                     cells_.append(f"{text}{_MARKS.get(r['status'], '§')} / {fmt(r[paper_metric])}")
                 lines.append(f"| {a} | " + " | ".join(cells_) + " |")
             return "\n".join(lines)
@@ -217,7 +220,8 @@ class SpectralTargetsSuite(Suite):
             "",
             f"- no mark: solved at ε, status `optimal` ({count['optimal']} cells);",
             f"- `†`: training MSE ≤ ε but the solver's answer is not certified, status `inaccurate` "
-            f"({count['inaccurate']} cells);",
+            f"({count['inaccurate']} cells); the test column adds the certificate's norm gap g (the coefficients' "
+            "norm may be up to (1 + g) × the minimum, so the test error may not be the min-norm fit's);",
             f"- `*`: **ε infeasible**: ε is below the least-squares floor of this Φ, so no fit at ε exists "
             f"({count['infeasible']} cells). The training column shows the floor, the test column '—' (no "
             "coefficients are reported). The paper's '—' cells and its train MSEs far above 5e-8 are of this kind "
