@@ -262,3 +262,22 @@ def test_boundary_classification_hand_cases():
     # point's curve lies below the far one's, the loss falls toward it from both sides (valley floor)
     two = _classify_boundaries(np.array([[0.2, 0.0], [0.8, 0.0]]), np.array([-0.5, 2.0]), 1.0, 360)["fractions"]
     assert two["valley floor"] > 0 and sum(two.values()) == pytest.approx(1.0)
+
+
+def test_gd_vs_convex_checkpoints_follow_the_stack_settings_only(tmp_path):
+    from pathlib import Path
+
+    from kernelreg.bench import get_suite
+    from kernelreg.bench._runner import RunContext
+
+    suite = get_suite("gd-vs-convex")
+
+    def digest(**changes):
+        settings = {**suite.settings(True), **changes}
+        return suite._digest(RunContext(suite=suite.name, settings=settings, quick=True, seed=0, device="cpu",
+                                        out_dir=Path(tmp_path), fig_dir=Path(tmp_path)))
+
+    base = digest()
+    assert digest(hull_points=999, cvxpy=False, timing_steps=7) == base  # the comparisons' settings
+    assert digest(budget=123) != base and digest(adam_lr={"step": 1.0, "relu": 1.0, "halfexp": 1.0}) != base
+    assert digest(directions="grid") != base

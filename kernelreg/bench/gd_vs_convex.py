@@ -30,6 +30,7 @@ paper's "deterministically … uniform on the unit circle" may mean evenly space
 from __future__ import annotations
 
 import hashlib
+import inspect
 import io
 import json
 import math
@@ -46,7 +47,9 @@ from kernelreg.bench._runner import (
     CellResult,
     RunContext,
     Suite,
-    _run_digest,
+    _library_versions,
+    _suite_code,
+    _suite_file,
     atomic_write_bytes,
     fmt,
     markdown_table,
@@ -177,9 +180,22 @@ class GDvsConvexSuite(Suite):
         return keys.index(key) * ctx.settings["n_replications"] + rep
 
     def _digest(self, ctx: RunContext) -> str:
-        """What the stacked run depends on: settings, seed, device, code and library versions."""
-        blob = json.dumps(to_jsonable({"settings": ctx.settings, "seed": ctx.seed, "device": ctx.device,
-                                       "code": _run_digest(self)}), sort_keys=True)
+        """What the stacked Adam run depends on: its settings, the seed, the device, and the code that builds and trains it.
+
+        The code is kernelreg's (as in every cell's fingerprint) without this module, plus the
+        source of the two methods that build the stack here: editing the comparisons or the report
+        keeps the checkpoints, editing the problem or the training discards them.
+        """
+        s = ctx.settings
+        settings = {k: s[k] for k in ("activations", "n_replications", "n_samples", "n_features", "target_mse",
+                                      "budget", "segment", "adam_lr", "offset_scale", "directions")}
+        own = _suite_file(self)
+        code = {k: v for k, v in _suite_code(self).items()
+                if not (k.startswith("suite:") or (own is not None and k == f"bench/{own.name}"))}
+        methods = {name: hashlib.sha256(inspect.getsource(getattr(type(self), name)).encode()).hexdigest()
+                   for name in ("_problem", "_fresh_stack")}
+        blob = json.dumps(to_jsonable({"settings": settings, "seed": ctx.seed, "device": ctx.device, "code": code,
+                                       "methods": methods, "libraries": _library_versions()}), sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def _state_path(self, ctx: RunContext, digest: str, k: int) -> Path:
@@ -201,17 +217,24 @@ class GDvsConvexSuite(Suite):
                            record=record_steps(s["budget"], 150))
 
     def _stack_after(self, ctx: RunContext, k: int) -> StackedAdam:
-        """The stack after segment k: advanced from the cached stack or the newest checkpoint at or before k.
+        """The stack after segment k: from its checkpoint, else advanced from the cached stack or an earlier checkpoint.
 
         Every finished segment is saved to ``OUT/SUITE/state/`` (atomically), so an interrupted or
         later run continues from there; checkpoints of other settings or code are deleted.
         """
         digest = self._digest(ctx)
         cached, self._stack_cache = self._stack_cache, None  # a stack that raises midway is never kept
-        if cached is not None and cached[0] == digest and cached[1] <= k:
+        if cached is not None and cached[0] == digest and cached[1] == k:
+            self._stack_cache = cached
+            return cached[2]
+        usable = cached is not None and cached[0] == digest and cached[1] < k
+        found = self._load_checkpoint(ctx, digest, k, after=cached[1] if usable else -1)
+        if found is not None:
+            start, stack = found
+        elif usable:
             start, stack = cached[1], cached[2]
         else:
-            start, stack = self._load_checkpoint(ctx, digest, k)
+            start, stack = -1, self._fresh_stack(ctx)
         for m in range(start + 1, k + 1):
             stack.run(self._segment_end(ctx.settings, m))
             buf = io.BytesIO()
@@ -223,21 +246,20 @@ class GDvsConvexSuite(Suite):
         self._stack_cache = (digest, k, stack)
         return stack
 
-    def _load_checkpoint(self, ctx: RunContext, digest: str, k: int) -> tuple[int, StackedAdam]:
-        """The newest readable checkpoint at or before segment k (its index, the stack), else (-1, a fresh stack)."""
-        stack = self._fresh_stack(ctx)
-        for j in range(k, -1, -1):
+    def _load_checkpoint(self, ctx: RunContext, digest: str, k: int, after: int = -1) -> tuple[int, StackedAdam] | None:
+        """The newest readable checkpoint of a segment in (after, k], with its index; None when there is none."""
+        for j in range(k, after, -1):
             path = self._state_path(ctx, digest, j)
             if not path.is_file():
                 continue
+            stack = self._fresh_stack(ctx)
             try:
                 stack.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
             except (OSError, RuntimeError, ValueError, KeyError) as exc:
                 ctx.log(f"[{self.name}] ignoring unreadable checkpoint {path.name}: {exc}")
-                stack = self._fresh_stack(ctx)
                 continue
             return j, stack
-        return -1, stack
+        return None
 
     # -- cells --------------------------------------------------------------------------------
     def run_cell(self, cell: Cell, ctx: RunContext) -> dict:
@@ -329,6 +351,8 @@ class GDvsConvexSuite(Suite):
                        norm_ratio=float(it.norm / ex.norm) if ex.norm > 0 else math.nan)
         except SolverError as exc:
             rec.update(exact_status=exc.status, exact_error=str(exc)[:300])
+        except ArithmeticError as exc:  # a solver defect (e.g. an overflow in its polish step): reported, not lost
+            rec.update(exact_status="error", exact_error=f"{type(exc).__name__}: {exc}"[:300])
         if ctx.settings["cvxpy"]:
             try:
                 with quiet() as caught:
@@ -380,7 +404,8 @@ class GDvsConvexSuite(Suite):
                     "rel_error_all_mean": stats(r.get("rel_error") for r in recs)["mean"],
                     "rel_error_cvx_norm_mean": stats(r.get("rel_error_cvx_norm") for r in recs)["mean"],
                     "rel_coef_distance_mean": stats(r.get("rel_coef_distance") for r in recs)["mean"],
-                    "norm_ratio_mean": stats(r.get("norm_ratio") for r in recs)["mean"],
+                    "norm_ratio_mean": stats(r.get("norm_ratio") for r in at)["mean"],
+                    "norm_ratio_all_mean": stats(r.get("norm_ratio") for r in recs)["mean"],
                     "n_iter_median": stats(r.get("n_iter") for r in recs)["median"],
                     "time_s_median": t_it["median"], "exact_time_s_median": t_ex["median"],
                     "cvxpy_time_s_median": t_cv["median"],
@@ -411,8 +436,9 @@ class GDvsConvexSuite(Suite):
         s = ctx.settings
         adam = [dict(r, steps=_steps_text(r)) for r in rows if r["method"] == "adam"]
         for r in adam:
-            r["not_at_target"] = (f"{r['n_reps'] - r['reached_target']} run(s), MSE {fmt(r['mse_not_at_target_median'])}, "
-                                  f"rel. err. {fmt(r['rel_error_not_at_target_mean'])}"
+            r["not_at_target"] = (f"{r['n_reps'] - r['reached_target']} run(s) not at target: MSE "
+                                  f"{fmt(r['mse_not_at_target_median'])}, rel. err. "
+                                  f"{fmt(r['rel_error_not_at_target_mean'])}"
                                   if r["reached_target"] < r["n_reps"] else "")
         tot = self._adam_totals(cells)
         parts = [
@@ -431,7 +457,7 @@ class GDvsConvexSuite(Suite):
             markdown_table(adam, [("activation", "activation"), ("lr", "lr"),
                                   ("reached_target", "runs at target"), ("steps", "steps to target: median [min–max]"),
                                   ("rel_error_mean", "rel. error at target (mean)"), ("rel_error_std", "± std"),
-                                  ("paper_rel_error", "rel. error (paper)"), ("norm_ratio_mean", "‖c_Adam‖/‖c_cvx‖"),
+                                  ("paper_rel_error", "rel. error (paper)"), ("norm_ratio_mean", "‖c_Adam‖/‖c_cvx‖ at target"),
                                   ("time_s_median", "Adam time (s)"), ("cvxpy_time_s_median", "CVXPY time (s)"),
                                   ("exact_time_s_median", "exact time (s)"),
                                   ("time_ratio_vs_cvxpy", "Adam / CVXPY time"),
@@ -451,7 +477,7 @@ class GDvsConvexSuite(Suite):
             markdown_table([r for r in rows if r["method"] != "adam"],
                            [("activation", "activation"), ("method", "method"),
                             ("reached_target", "runs at target"), ("rel_error_all_mean", "rel. error"),
-                            ("rel_coef_distance_mean", "‖c − c_cvx‖/‖c_cvx‖"), ("norm_ratio_mean", "‖c‖/‖c_cvx‖"),
+                            ("rel_coef_distance_mean", "‖c − c_cvx‖/‖c_cvx‖"), ("norm_ratio_all_mean", "‖c‖/‖c_cvx‖"),
                             ("mse_median", "MSE reached"), ("n_iter_median", "iterations")]),
             "",
             "GD and CG from c = 0 stay in the row space of Φ, so at equal training error their fit is close to the "
@@ -532,5 +558,5 @@ def _steps_text(row: dict) -> str:
     """'median [min–max]' of the steps to the target, '—' when no run reached it."""
     if not row["reached_target"]:
         return "—"
-    return (f"{fmt(row['steps_to_target_median'])} [{fmt(row['steps_to_target_min'])}–"
-            f"{fmt(row['steps_to_target_max'])}]")
+    return (f"{int(row['steps_to_target_median'])} [{int(row['steps_to_target_min'])}–"
+            f"{int(row['steps_to_target_max'])}]")
