@@ -281,3 +281,21 @@ def test_gd_vs_convex_checkpoints_follow_the_stack_settings_only(tmp_path):
     assert digest(hull_points=999, cvxpy=False, timing_steps=7) == base  # the comparisons' settings
     assert digest(budget=123) != base and digest(adam_lr={"step": 1.0, "relu": 1.0, "halfexp": 1.0}) != base
     assert digest(directions="grid") != base
+
+
+def test_a_solver_defect_is_recorded_per_run_not_lost(monkeypatch):
+    from kernelreg.bench import gd_vs_convex
+    from kernelreg.exceptions import SolverError
+
+    def broken(Phi, y, method, eps=0.0, **options):
+        if method == "exact":
+            raise OverflowError("math range error")
+        raise SolverError("eps below the floor", method=method, status="infeasible")
+
+    monkeypatch.setattr(gd_vs_convex, "solve", broken)
+    rec: dict = {}
+    Phi, y = np.eye(3), np.ones(3)
+    assert gd_vs_convex._recorded_solve(rec, "exact", Phi, y, 1e-3) is None
+    assert gd_vs_convex._recorded_solve(rec, "cvxpy", Phi, y, 1e-3) is None
+    assert rec == {"exact_status": "error", "exact_error": "OverflowError: math range error",
+                   "cvxpy_status": "infeasible", "cvxpy_error": "eps below the floor"}
