@@ -86,7 +86,7 @@ def contraction_seminorm(d: int, s: float, activation: str | activations.Activat
         return (2 * math.log(radon_constant(d)) - math.log(math.pi) + math.log(sphere_area(d))
                 + d * math.log(2 * math.pi) + math.log(s) + gammaln(d - 0.5) - math.log(2.0))
     f_hat = lambda k: s**d * (2 * math.pi) ** (d / 2) * np.exp(-0.5 * (s * np.asarray(k)) ** 2)  # noqa: E731
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), np.errstate(over="ignore"):  # J beyond float64 comes back as inf
         warnings.simplefilter("ignore", ConvergenceWarning)
         value = spectral_seminorm(f_hat, activation, d=d, radial=True)
     return math.log(value) if value > 0 else -math.inf
