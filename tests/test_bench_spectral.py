@@ -181,17 +181,28 @@ def test_cli_budget_reaches_the_suite_and_the_reproducing_command(tmp_path, caps
 _ONE_CELL = {"activations": ["relu"], "targets": ["hole"]}
 
 
-def test_spectral_targets_reports_an_infeasible_eps_with_the_floor_and_no_fit(tmp_path):
+def test_spectral_targets_reports_an_infeasible_eps_with_the_floor_and_no_fit(tmp_path, monkeypatch):
     from kernelreg import bench
+    from kernelreg.bench import spectral_targets
 
-    summary = bench.run_suite("spectral-targets", tmp_path, quick=True, progress=False,
-                              overrides={**_ONE_CELL, "eps": 1e-40})
+    real = spectral_targets.load_spectral
+
+    def twice_with_other_labels(*args, **kwargs):
+        # every training input twice, the copies' labels 0.1 apart: the least-squares fit of a pair is its
+        # mean, so no coefficients get below mse = 0.05² = 0.0025 (the floor, in closed form)
+        data = real(*args, **kwargs)
+        X, y = data.X_train[:30], data.y_train[:30]
+        return dataclasses.replace(data, X_train=np.vstack([X, X]), y_train=np.concatenate([y, y + 0.1]))
+
+    monkeypatch.setattr(spectral_targets, "load_spectral", twice_with_other_labels)
+    summary = bench.run_suite("spectral-targets", tmp_path, quick=True, progress=False, overrides=_ONE_CELL)
     (row,) = summary.rows
     (cell,) = summary.cells
     assert row["status"] == "infeasible" and not row["meets_eps"]
-    assert row["floor"] > 1e-40 and math.isnan(row["test_mse"])  # the floor, and no coefficients to test
+    assert row["floor"] == pytest.approx(0.0025, rel=1e-9)
+    assert math.isnan(row["test_mse"])  # no coefficients to test
     assert "M_fit" not in cell.result and "fit_grid" not in cell.result
-    assert "*" in summary.report_path.read_text().split("## Training MSE")[1]
+    assert "0.0025*" in summary.report_path.read_text().split("## Training MSE")[1]
 
 
 def test_spectral_targets_flags_coefficients_that_miss_a_feasible_eps(tmp_path, monkeypatch):
