@@ -353,7 +353,7 @@ class SpectralTheorySuite(Suite):
             out.append({"table": "toy", "measure": "pieces of L(φ, γ) found on the grid", "value": land["n_pieces"],
                         "paper": f"CPW-quadratic, pieces bounded by the {len(ctx.settings['toy']['X'])} datapoint "
                                  "curves"})
-            out.append({"table": "toy", "measure": "max |∂²L/∂γ² − μ²·#active| inside pieces",
+            out.append({"table": "toy", "measure": "largest deviation of ∂²L/∂γ² from μ²·#active inside pieces",
                         "value": land["quadratic_deviation"], "paper": "quadratic within each piece"})
             for kind, frac in land["classification"].items():
                 out.append({"table": "toy", "measure": f"boundary fraction: {kind}", "value": frac,
