@@ -31,6 +31,7 @@ from kernelreg.bench.solver_speed import SolverSpeedSuite
 from kernelreg.bench.spectral_targets import SpectralTargetsSuite
 from kernelreg.bench.spectral_theory import SpectralTheorySuite
 from kernelreg.bench.warmup_freeze import WarmupFreezeSuite
+from kernelreg.bench.width_limit import WidthLimitSuite
 
 __all__ = [
     "SUITES",
@@ -60,6 +61,7 @@ SUITES: dict[str, type[Suite]] = {
         IATBasesSuite,
         RowdySuite,
         WarmupFreezeSuite,
+        WidthLimitSuite,
     )
 }
 
