@@ -44,26 +44,24 @@ def _seed(text: str) -> int:
     return value
 
 
-def _budget(text: str) -> int:
-    """``--budget``: a non-negative integer number of steps."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer (steps); got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer (steps); got {value}")
-    return value
+def _int_at_least(minimum: int, what: str):
+    """An argparse type: an integer >= minimum, else a usage error saying ``must be <what>``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {what}; got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {what}; got {value}")
+        return value
+
+    return parse
 
 
-def _threads(text: str) -> int:
-    """``--threads``: a positive integer."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer; got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer; got {value}")
-    return value
+#: ``--threads``: a positive integer; ``--budget``: a non-negative number of steps.
+_threads = _int_at_least(1, "a positive integer")
+_budget = _int_at_least(0, "a non-negative integer (steps)")
 
 
 def _device(text: str) -> str:
