@@ -426,3 +426,12 @@ def test_solver_speed_times_figure_is_labelled_and_marks_runs_that_did_not_conve
     assert len(hollow) == len(stopped)  # e.g. GD / Adam / CG at max_iter in the quick settings
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert (NOT_CONVERGED in legend) == bool(stopped)
+
+
+def test_the_runner_takes_suite_objects_and_the_package_resolves_names(tmp_path):
+    from kernelreg.bench import _runner
+
+    with pytest.raises(TypeError, match="must be a Suite object"):
+        _runner.run_suite("gd-vs-convex", tmp_path)
+    with pytest.raises(ValueError, match="unknown benchmark suite 'nope'"):
+        bench.run_suite("nope", tmp_path)

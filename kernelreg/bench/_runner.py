@@ -556,7 +556,7 @@ def _environment_md(env: dict) -> str:
 
 
 def run_suite(
-    suite: Suite | str,
+    suite: Suite,
     out: str | os.PathLike = "bench-out",
     *,
     quick: bool = False,
@@ -571,8 +571,8 @@ def run_suite(
 
     Parameters
     ----------
-    suite : Suite or str
-        A suite object or a registry name (:func:`kernelreg.bench.available`).
+    suite : Suite
+        A suite object (:func:`kernelreg.bench.run_suite` also takes a registry name).
     out : path, default="bench-out"
         Output root; files go to ``out/<suite name>/``.
     quick : bool, default=False
@@ -612,9 +612,8 @@ def run_suite(
     """
     from tqdm.auto import tqdm
 
-    from kernelreg.bench import get_suite
-
-    suite = get_suite(suite) if isinstance(suite, str) else suite
+    if not isinstance(suite, Suite):
+        raise TypeError(f"suite must be a Suite object (kernelreg.bench.run_suite also takes a name); got {suite!r}.")
     seed = _check_seed(seed)
     resolve_device(device)  # an unavailable or unknown device fails here, not in every cell
     out_root = Path(out)
