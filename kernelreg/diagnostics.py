@@ -14,7 +14,9 @@ These are the measurements the seed papers read their networks by:
 
 This module sits beside the flow: it needs only numpy, scipy and torch, and recognises kernelreg's
 networks by duck typing (``blocks`` / ``output`` of :class:`kernelreg.networks.MLP`, ``delta`` of
-:class:`kernelreg.layers.RadonSplineLayer`).
+:class:`kernelreg.layers.RadonSplineLayer`). It is long because the region counts and the
+zero-plane measures share one piece of geometry (the zero planes of a layer); each function is
+small and independent.
 """
 
 from __future__ import annotations

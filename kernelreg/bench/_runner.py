@@ -14,6 +14,9 @@ the caller. A cell's fingerprint covers the suite's settings, the seed, the devi
 and parameters, the versions of numpy / scipy / torch / scikit-learn / cvxpy, and the code the cell
 runs (the kernelreg package without the other suites' modules, docstrings and comments left out),
 so a code change recomputes the cells without bumping :attr:`Suite.version` by hand.
+
+(The module is long because resuming, fingerprinting and the report must agree on one record
+format; the suites themselves live in their own modules.)
 """
 
 from __future__ import annotations
