@@ -279,22 +279,6 @@ def test_cli_bench_list_run_and_unknown_suite(tmp_path, capsys):
     assert "report:" in capsys.readouterr().out
 
 
-def test_solver_speed_script_uses_the_shared_module(tmp_path):
-    import importlib.util
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "solver_speed.py"
-    spec = importlib.util.spec_from_file_location("solver_speed_script", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    from kernelreg.bench import solver_speed
-
-    assert module.run_size is solver_speed.run_size
-    out = tmp_path / "speed.json"
-    payload = module.main(["--sizes", "30x80", "--repeats", "1", "--max-iter", "5", "--out", str(out), "--skip-raw"])
-    assert json.loads(out.read_text())["results"][0]["method"] == "exact"
-    assert {r["method"] for r in payload["results"]} >= {"exact", "cvxpy clarabel qr", "gd", "adam", "cg"}
-
-
 @pytest.mark.parametrize("module", ["kernelreg.bench", "kernelreg.bench._runner", "kernelreg.bench.solver_speed",
                                     "kernelreg.bench.gd_vs_convex", "kernelreg.bench.spectral_targets",
                                     "kernelreg.bench.spectral_theory", "kernelreg.bench._stacked_adam",
