@@ -26,24 +26,19 @@ import math
 import os
 import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-try:
-    import kernelreg  # noqa: F401
-except ImportError:  # running from a checkout without installing: use the repository root
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import mpmath
+import torch
+from scipy import special
 
-import mpmath  # noqa: E402
-import torch  # noqa: E402
-from scipy import special  # noqa: E402
-
-import kernelreg  # noqa: E402
-from kernelreg.features import RandomFeatureMap  # noqa: E402
-from kernelreg.kernels import LimitKernel  # noqa: E402
+import kernelreg
+from kernelreg.bench import atomic_write_json
+from kernelreg.features import RandomFeatureMap
+from kernelreg.kernels import LimitKernel
 
 CLOSED = [("relu", {}), ("step", {}), ("relu_power", {"p": 2}), ("half_exp", {})]
 QUADRATURE = [("logistic", {}), ("gaussian", {}), ("sinc", {"a": 8.0}), ("tanh", {}), ("erf", {})]
@@ -184,7 +179,7 @@ def main(argv: list[str] | None = None) -> dict:
                         "note": "shared machine: compare the ratios, measured interleaved in one process"},
         "settings": vars(args),
     }
-    Path(args.out).write_text(json.dumps(payload, indent=1, default=float) + "\n")
+    atomic_write_json(args.out, payload)
     print(f"baseline (Φ and ΦΦᵀ, N = n = {args.n}, d = 2): {times['baseline']:.2f} s")
     print("| group | activation | N | time (s) | / baseline | / ReLU K∞ | error vs hand closed form | error vs mpmath |")
     print("|---|---|---|---|---|---|---|---|")

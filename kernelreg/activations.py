@@ -4,7 +4,8 @@ This is the leftmost stage of the kernelreg flow. Every activation is one :class
 object built from a small registry entry (torch function, default parameters, closed-form Fourier
 transform, closed-form penalty). Layers, feature maps and estimators look activations up by their
 lower-case name with :func:`get`; :func:`available` lists the names and :func:`register` adds new
-ones.
+ones. (The module is long because it is the zoo: ~30 registry entries on one small base and
+their closed-form transforms; splitting it would scatter the registry and the table below.)
 
 Conventions (see ``research/spectral.md`` §3, Table I of Sahs et al., arXiv:2503.10587):
 

@@ -1,4 +1,9 @@
-"""Frozen hidden layers exported as a feature matrix Φ, computed by torch on a device in bounded-memory row chunks."""
+"""Frozen hidden layers exported as a feature matrix Φ, computed by torch on a device in bounded-memory row chunks.
+
+The base :class:`FeatureMap` owns everything the maps share (chunking under ``max_memory``, the
+NaN/inf check, dask in → dask out, atomic ``export``) so each concrete map writes two hooks; the
+module is long because that machinery is written here once, beside its two maps and ``freeze``.
+"""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ y ~ N(0, 1), eps = eps_frac · mean(y²). Methods, all in one process:
 
 Speed is the median wall time of ``repeats`` runs after a warm-up for the fast methods (exact,
 cg); the slow ones run once. Ratios are against ``exact``. Agreement is ‖c − c_exact‖ / ‖c_exact‖.
-``benchmarks/solver_speed.py`` is a command-line front end to the same functions.
+``kernelreg bench run solver-speed`` runs it (the one place these solvers are timed against each other).
 """
 
 from __future__ import annotations
