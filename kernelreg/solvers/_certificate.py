@@ -42,7 +42,7 @@ from kernelreg.solvers._linalg import F64_EPS, safe_norm, sum_squares
 if TYPE_CHECKING:
     from kernelreg.solvers._problem import Problem
 
-__all__ = ["Certificate", "Tolerances", "certify", "DEFAULT_TOLERANCES"]
+__all__ = ["Certificate", "Tolerances", "certify", "gap_from_bound", "DEFAULT_TOLERANCES"]
 
 
 @dataclass(frozen=True)
@@ -361,6 +361,22 @@ def _misalignment(C: np.ndarray, t: np.ndarray, fw: np.ndarray | None) -> float:
     return float(np.linalg.norm(C - tau * t)) / float(np.linalg.norm(C))
 
 
+def gap_from_bound(norm_value: float, bound: float, exact: float) -> tuple[float, float, float]:
+    """(norm gap, coefficient distance, rounding share) of a norm against a dual lower bound.
+
+    ``exact`` is the bound before its rounding charge; the rounding share is the part of the gap
+    that charge accounts for. No bound (``bound <= 0``) is an infinite gap.
+    """
+    if norm_value == 0.0:
+        return 0.0, 0.0, 0.0
+    if bound <= 0.0:
+        return math.inf, 1.0, math.nan
+    gap = norm_value / bound - 1.0
+    distance = math.sqrt(max(norm_value**2 - bound**2, 0.0)) / norm_value
+    rounding = max(gap - (norm_value / exact - 1.0), 0.0) if math.isfinite(exact) and exact > 0 else 0.0
+    return gap, distance, rounding
+
+
 def certify(
     problem: Problem,
     C: torch.Tensor,
@@ -444,14 +460,7 @@ def certify(
     bound, beta, exact = _best_bound(cands_A, cands_T, ye, rho, _Metric(norm, fw, err, fro), err)
 
     norm_value = _objective(C, norm, feature_weights)
-    if norm_value == 0.0:
-        gap, distance, rounding = 0.0, 0.0, 0.0
-    elif bound <= 0.0:
-        gap, distance, rounding = math.inf, 1.0, math.nan
-    else:
-        gap = norm_value / bound - 1.0
-        distance = math.sqrt(max(norm_value**2 - bound**2, 0.0)) / norm_value
-        rounding = max(gap - (norm_value / exact - 1.0), 0.0) if math.isfinite(exact) and exact > 0 else 0.0
+    gap, distance, rounding = gap_from_bound(norm_value, bound, exact)
 
     # stationarity: c against its best witness direction Phi_e^T alpha (l2 norms only)
     C_np = C.double().cpu().numpy()

@@ -34,6 +34,7 @@ from kernelreg.solvers._certificate import (
     _best_bound,
     _Metric,
     _scaled,
+    gap_from_bound,
 )
 from kernelreg.solvers._linalg import F64_EPS, pow2_scale, sum_squares
 from kernelreg.solvers._problem import Problem, _as_real, _describe_nonfinite, _sample_weight, _targets, check_eps
@@ -279,14 +280,7 @@ def certify_kernel(
     bound, beta, exact = _best_bound([a.double().cpu().numpy() for a in cands], T, ye, rho, metric, err)
 
     norm_value = math.sqrt(max(float(np.vdot(A_np, F_np)), 0.0))
-    if norm_value == 0.0:
-        gap, distance, rounding = 0.0, 0.0, 0.0
-    elif bound <= 0.0:
-        gap, distance, rounding = math.inf, 1.0, math.nan
-    else:
-        gap = norm_value / bound - 1.0
-        distance = math.sqrt(max(norm_value**2 - bound**2, 0.0)) / norm_value
-        rounding = max(gap - (norm_value / exact - 1.0), 0.0) if math.isfinite(exact) and exact > 0 else 0.0
+    gap, distance, rounding = gap_from_bound(norm_value, bound, exact)
 
     # stationarity: alpha against its best witness direction, in the K geometry
     if norm_value == 0.0:

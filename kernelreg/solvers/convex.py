@@ -27,7 +27,7 @@ import torch
 from numpy.typing import ArrayLike
 
 from kernelreg.exceptions import SolverError
-from kernelreg.solvers._certificate import Certificate, _misalignment, certify
+from kernelreg.solvers._certificate import Certificate, _misalignment, certify, gap_from_bound
 from kernelreg.solvers._floor import floor_of
 from kernelreg.solvers._linalg import F64_EPS, check_rcond
 from kernelreg.solvers._margin import dual_bound, polish_margin
@@ -467,15 +467,7 @@ class MinNormProgram:
                           self.weights)
         norm_value = math.ldexp(cert.norm, problem.phi_exp)  # back to the solvers' units (labels are not scaled)
         bound = dual["bound"]
-        if norm_value == 0.0:
-            gap, distance, rounding = 0.0, 0.0, 0.0
-        elif bound <= 0.0:
-            gap, distance, rounding = math.inf, 1.0, math.nan
-        else:
-            gap = norm_value / bound - 1.0
-            distance = math.sqrt(max(norm_value**2 - bound**2, 0.0)) / norm_value
-            exact = dual["exact"]
-            rounding = max(gap - (norm_value / exact - 1.0), 0.0) if 0 < exact < math.inf else 0.0
+        gap, distance, rounding = gap_from_bound(norm_value, bound, dual["exact"])
         stationarity = math.nan
         if self.norm == "l2" and dual["direction"] is not None:
             stationarity = 0.0 if norm_value == 0.0 else _misalignment(C_np, dual["direction"], self.weights)
