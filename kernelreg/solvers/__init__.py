@@ -19,6 +19,7 @@ from kernelreg._dask import is_dask_array
 from kernelreg._torch import resolve_dtype
 from kernelreg.solvers._certificate import Certificate, Tolerances
 from kernelreg.solvers._certificate import certify_answer as certify
+from kernelreg.solvers._cv import CVPath
 from kernelreg.solvers._problem import prepare, suggest
 from kernelreg.solvers._solution import STATUSES, Solution
 from kernelreg.solvers.convex import MinNormProgram, solve_cvxpy
@@ -36,6 +37,7 @@ __all__ = [
     "STATUSES",
     "METHODS",
     "SpectralSolver",
+    "CVPath",
     "ChunkedSolver",
     "gd_trajectory",
     "MinNormProgram",
