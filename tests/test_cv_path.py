@@ -7,7 +7,7 @@ import pytest
 from sklearn.linear_model import RidgeCV
 
 from kernelreg.exceptions import SolverError
-from kernelreg.solvers import ChunkedSolver, CVPath, SpectralSolver
+from kernelreg.solvers import ChunkedSolver, CVPath, SpectralSolver, solve, solve_cv
 
 
 def _design(Phi, intercept):
@@ -204,9 +204,10 @@ def test_default_grid_and_argument_errors():
     Phi, y = rng.standard_normal((15, 40)), rng.standard_normal(15)
     spec = SpectralSolver(Phi, y)
     path = spec.cv_path(n_lams=20)
-    assert path.lam.shape == (20,) and path.lam[0] == 0.0
-    assert path.lam[-1] == pytest.approx(spec.singular_values.max() ** 2, rel=1e-12)
+    assert path.lam.shape == (20,) and path.lam[0] == 0.0 and path.lam[-1] == np.inf
+    assert path.lam[-2] == pytest.approx(10 * spec.singular_values.max() ** 2, rel=1e-12)
     assert np.all(np.diff(path.eps) > 0)  # more shrinkage, larger training error
+    assert path.eps[-1] == pytest.approx(spec.mean_y2, rel=1e-12)
     assert path.best_score == path.scores.min()
     with pytest.raises(ValueError, match="criterion must be one of"):
         spec.cv_path(criterion="kfold")
@@ -224,3 +225,34 @@ def test_default_grid_and_argument_errors():
     with pytest.raises(SolverError, match="infeasible") as info:
         tall.cv_path(eps=[0.5 * tall.mse_floor])
     assert info.value.status == "infeasible"
+
+
+# ----------------------------------------------------------------------------- solve_cv: the estimators' worker
+def test_solve_cv_solves_at_the_best_lam_from_the_one_factorisation(monkeypatch):
+    rng = np.random.default_rng(13)
+    Phi = rng.standard_normal((60, 25))
+    Y = Phi @ rng.standard_normal((25, 2)) * 0.2 + rng.standard_normal((60, 2))
+    w = rng.uniform(0.5, 2.0, 60)
+    calls = []
+    original = SpectralSolver._factor_gram
+    monkeypatch.setattr(SpectralSolver, "_factor_gram", lambda self: calls.append(1) or original(self))
+    sol, path = solve_cv(Phi, Y, criterion="loo", fit_intercept=True, sample_weight=w)
+    assert len(calls) == 1 and "fallback_reason" not in sol.info  # certified on the path's own Gram
+    reference = solve(Phi, Y, lam=path.best_lam, fit_intercept=True, sample_weight=w)
+    np.testing.assert_allclose(sol.coef, reference.coef, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(sol.intercept, reference.intercept, rtol=1e-9, atol=1e-12)
+    assert sol.status == "optimal" and sol.lam == path.best_lam
+    assert sol.mse == pytest.approx(path.best_eps, rel=1e-9)
+    assert 0 < path.best_index < path.lam.size - 1  # an interior minimum on this noisy problem
+
+
+def test_solve_cv_relative_eps_is_a_fraction_of_the_constant_models_mse():
+    rng = np.random.default_rng(14)
+    Phi, y = rng.standard_normal((30, 60)), rng.standard_normal(30) + 3.0
+    w = rng.uniform(0.5, 2.0, 30)
+    mean = np.average(y, weights=w)
+    var = np.average((y - mean) ** 2, weights=w)  # the mse of the intercept-only model
+    sol, path = solve_cv(Phi, y, eps=[0.1, 0.5, 0.9], relative=True, fit_intercept=True, sample_weight=w)
+    np.testing.assert_allclose(path.eps, [0.1 * var, 0.5 * var, 0.9 * var], rtol=1e-10)
+    no_intercept = solve_cv(Phi, y, eps=[0.5], relative=True)[1]
+    assert no_intercept.eps[0] == pytest.approx(0.5 * np.mean(y**2), rel=1e-10)

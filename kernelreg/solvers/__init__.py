@@ -24,12 +24,14 @@ from kernelreg.solvers._problem import prepare, suggest
 from kernelreg.solvers._solution import STATUSES, Solution
 from kernelreg.solvers.convex import MinNormProgram, solve_cvxpy
 from kernelreg.solvers._fallback import solve_exact
+from kernelreg.solvers._select import solve_cv
 from kernelreg.solvers.exact import SpectralSolver, gd_trajectory
 from kernelreg.solvers.gd import solve_adam, solve_cg, solve_gd
 from kernelreg.solvers.streamed import ChunkedSolver
 
 __all__ = [
     "solve",
+    "solve_cv",
     "Solution",
     "Certificate",
     "Tolerances",

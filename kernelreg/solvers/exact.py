@@ -685,9 +685,10 @@ class SpectralSolver:
         ----------
         lams : array-like of shape (n_lams,) or None, default=None
             Ridge parameters ``>= 0`` (``Phi Phi^T + lam I`` convention, as :meth:`ridge`; inf
-            allowed). None (and no ``eps``) gives 0 (the min-norm solution) followed by
-            ``n_lams - 1`` values spaced geometrically from the smallest usable ``s_i**2`` (at
-            least ``1e-12 s_max**2``) to ``s_max**2``.
+            allowed). None (and no ``eps``) gives 0 (the min-norm solution), ``n_lams - 2``
+            values spaced geometrically from the smallest usable ``s_i**2`` (at least
+            ``1e-12 s_max**2``) to ``10 s_max**2``, and inf (coef = 0: the constant model with an
+            intercept).
         eps : array-like of shape (n_lams,) or None, default=None
             Bounds on the training mse instead of lam; each is mapped to its lam by the same
             root-find as :meth:`solve_eps` (an eps below :attr:`mse_floor` raises).
@@ -723,8 +724,8 @@ class SpectralSolver:
         >>> X = rng.uniform(-1, 1, (40, 1)); Phi = np.maximum(X - rng.uniform(-1, 1, 60), 0)
         >>> y = np.sin(3 * X[:, 0]) + 0.3 * rng.standard_normal(40)
         >>> path = SpectralSolver(Phi, y, fit_intercept=True).cv_path(criterion="loo")
-        >>> bool(path.scores[0] > 100 * path.best_score), round(path.best_eps, 3)
-        (True, 0.069)
+        >>> bool(path.scores[0] > 100 * path.best_score), round(path.best_eps, 2)
+        (True, 0.07)
         """
         if criterion not in CRITERIA:
             raise ValueError(f"cv_path: criterion must be one of {CRITERIA}; got {criterion!r}.")
@@ -761,10 +762,11 @@ class SpectralSolver:
             if isinstance(n_lams, bool) or not isinstance(n_lams, (int, np.integer)) or n_lams < 2:
                 raise ValueError(f"cv_path: n_lams must be an integer >= 2; got n_lams={n_lams!r}.")
             s2 = self._s2_np[self._usable_np]
-            if s2.size == 0:
+            if s2.size == 0 or n_lams == 2:
                 return np.array([0.0, math.inf])
             top = float(s2.max())
-            return np.concatenate([[0.0], np.geomspace(max(float(s2.min()), 1e-12 * top), top, int(n_lams) - 1)])
+            inner = np.geomspace(max(float(s2.min()), 1e-12 * top), 10.0 * top, int(n_lams) - 2)
+            return np.concatenate([[0.0], inner, [math.inf]])
         given = lams if lams is not None else eps
         values = np.asarray(given, dtype=object).ravel()
         if values.size == 0:
