@@ -8,7 +8,7 @@ MODULES = ["kernelreg", "kernelreg.activations", "kernelreg.features", "kernelre
            "kernelreg.compare", "kernelreg.seminorm", "kernelreg.activation_design", "kernelreg.estimators",
            "kernelreg.exceptions", "kernelreg.layers", "kernelreg.layers.bases", "kernelreg.networks",
            "kernelreg.training", "kernelreg.training.compositional", "kernelreg.diagnostics", "kernelreg.datasets",
-           "kernelreg.bench"]
+           "kernelreg.bench", "kernelreg.kernels", "kernelreg.convergence"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -30,12 +30,13 @@ FINITE = {
     "rowdy": (lambda r: r["table"] == "regression", ["final_loss", "test_mse", "normalised_time"]),
     "warmup-freeze": (lambda r: True, ["adaptive_test_acc", "warmup_test_acc", "kernel_test_acc", "auc_final",
                                        "w2_first_epoch", "delta_median_final"]),
+    "width-limit": (lambda r: r["table"] == "convergence", ["kernel_rel_error", "rel_error", "norm"]),
 }
 
 
 def test_registry_lists_every_suite_and_rejects_unknown_names():
     assert bench.available() == ["solver-speed", "gd-vs-convex", "spectral-targets", "compositional", "iat-bases",
-                                 "rowdy", "warmup-freeze"]
+                                 "rowdy", "warmup-freeze", "width-limit"]
     assert set(FINITE) == set(bench.available())
     with pytest.raises(ValueError, match="unknown benchmark suite 'rowdi'.*solver-speed.*warmup-freeze.*Did you mean"):
         bench.get_suite("rowdi")
@@ -290,7 +291,8 @@ def test_solver_speed_script_uses_the_shared_module(tmp_path):
 @pytest.mark.parametrize("module", ["kernelreg.bench", "kernelreg.bench._runner", "kernelreg.bench.solver_speed",
                                     "kernelreg.bench.gd_vs_convex", "kernelreg.bench.spectral_targets",
                                     "kernelreg.bench.compositional", "kernelreg.bench.iat_bases",
-                                    "kernelreg.bench.rowdy", "kernelreg.bench.warmup_freeze", "kernelreg.cli"])
+                                    "kernelreg.bench.rowdy", "kernelreg.bench.warmup_freeze",
+                                    "kernelreg.bench.width_limit", "kernelreg.cli"])
 def test_all_names_resolve(module):
     import importlib
 

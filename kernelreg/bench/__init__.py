@@ -29,6 +29,7 @@ from kernelreg.bench.rowdy import RowdySuite
 from kernelreg.bench.solver_speed import SolverSpeedSuite
 from kernelreg.bench.spectral_targets import SpectralTargetsSuite
 from kernelreg.bench.warmup_freeze import WarmupFreezeSuite
+from kernelreg.bench.width_limit import WidthLimitSuite
 
 __all__ = [
     "SUITES",
@@ -57,6 +58,7 @@ SUITES: dict[str, type[Suite]] = {
         IATBasesSuite,
         RowdySuite,
         WarmupFreezeSuite,
+        WidthLimitSuite,
     )
 }
 
