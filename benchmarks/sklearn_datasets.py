@@ -54,6 +54,7 @@ from sklearn.preprocessing import LabelBinarizer, StandardScaler
 from sklearn.svm import SVC, SVR
 
 import kernelreg
+from certificate import interleaved  # the same timing rule as the other benchmarks (run from benchmarks/)
 from kernelreg.features import RandomFeatureMap
 from kernelreg.solvers import SpectralSolver, solve
 
@@ -165,19 +166,11 @@ def tune(est, grid: dict[str, list], X, y, task: str) -> dict[str, Any]:
     return result
 
 
-def interleaved(fns: dict[str, Callable[[], Any]], repeats: int) -> dict[str, float]:
-    """Fastest wall time of each function over interleaved repeats after a warm-up (other jobs only add time)."""
+def timed(fns: dict[str, Callable[[], Any]], repeats: int) -> dict[str, float]:
+    """Fastest interleaved wall time of each function (``certificate.interleaved``), without convergence warnings."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        for fn in fns.values():
-            fn()
-        times: dict[str, list[float]] = {name: [] for name in fns}
-        for _ in range(repeats):
-            for name, fn in fns.items():
-                start = time.perf_counter()
-                fn()
-                times[name].append(time.perf_counter() - start)
-    return {name: min(ts) for name, ts in times.items()}
+        return interleaved(fns, repeats)
 
 
 def scores_section(names: list[str], repeats: int) -> list[dict[str, Any]]:
@@ -192,7 +185,7 @@ def scores_section(names: list[str], repeats: int) -> list[dict[str, Any]]:
             configured = Pipeline([("scale", StandardScaler()), ("est", clone(est).set_params(**results[label]["params"]))])
             fitters[label] = (lambda p=configured: clone(p).fit(X, y))
             print(f"{name:14s} {label:26s} {results[label]['score']:.4f}  {results[label]['params']}", flush=True)
-        times = interleaved(fitters, repeats)
+        times = timed(fitters, repeats)
         base = times["KernelRidge"]
         for label in results:
             results[label]["fit_s"] = times[label]
@@ -253,7 +246,7 @@ def path_section(names: list[str], repeats: int) -> list[dict[str, Any]]:
             "gcv path": lambda: SpectralSolver(Phi, Y, fit_intercept=True).cv_path(criterion="gcv"),
             "loo path": lambda: SpectralSolver(Phi, Y, fit_intercept=True).cv_path(criterion="loo"),
         }
-        times = interleaved(fns, repeats)
+        times = timed(fns, repeats)
         row = {"dataset": name, "shape": list(Phi.shape), "n_outputs": int(Y.shape[1]) if Y.ndim > 1 else 1,
                "times_s": times, "gcv_vs_solve": times["gcv path"] / times["one solve"],
                "loo_vs_solve": times["loo path"] / times["one solve"]}
