@@ -1,16 +1,14 @@
-"""Device and dtype plumbing shared by every torch-using stage (a leaf: imports nothing from kernelreg but exceptions)."""
+"""Device and dtype plumbing shared by every torch-using stage (a leaf: imports nothing from kernelreg but leaves)."""
 
 from __future__ import annotations
 
-import logging
 import warnings
 
 import numpy as np
 import torch
 
+from kernelreg._log import logger
 from kernelreg.exceptions import DeviceError
-
-logger = logging.getLogger("kernelreg")
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 

@@ -16,6 +16,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from kernelreg._log import logged_run
 from kernelreg._torch import to_numpy64
 from kernelreg.features import RandomFeatureMap, freeze
 from kernelreg.networks import MLP
@@ -175,6 +176,7 @@ class KernelRegimeRegressor(RegressorMixin, _KernelRegimeBase):
     True
     """
 
+    @logged_run  # one logging scope per fit: each message once, verbose shows them
     def fit(self, X: ArrayLike, y: ArrayLike) -> "KernelRegimeRegressor":
         """Draw the hidden layer on X and solve the output layer for y."""
         self._check_eps()
@@ -259,6 +261,7 @@ class KernelRegimeClassifier(ClassifierMixin, _KernelRegimeBase):
         )
         self.loss = loss
 
+    @logged_run
     def fit(self, X: ArrayLike, y: ArrayLike) -> "KernelRegimeClassifier":
         """Draw the hidden layer on X and solve the output layer for the ±1-coded labels."""
         self._check_eps()
@@ -586,6 +589,7 @@ class AdaptiveRegressor(RegressorMixin, _AdaptiveBase):
 
     _loss = "mse"
 
+    @logged_run
     def fit(self, X: ArrayLike, y: ArrayLike) -> "AdaptiveRegressor":
         """Train (and optionally freeze and solve) on X, y."""
         self._check_params()
@@ -626,6 +630,7 @@ class AdaptiveClassifier(ClassifierMixin, _AdaptiveBase):
 
     _loss = "cross_entropy"
 
+    @logged_run
     def fit(self, X: ArrayLike, y: ArrayLike) -> "AdaptiveClassifier":
         """Train (and optionally freeze and solve) on X and class labels y."""
         self._check_params()

@@ -48,14 +48,6 @@ def test_exceptions_are_one_tree():
     assert isinstance(err, SolverError) and err.status == "failed" and err.method == "gd"
 
 
-def test_cli_demo_runs(capsys):
-    from kernelreg.cli import main
-
-    assert main(["demo"]) == 0
-    out = capsys.readouterr().out
-    assert "test accuracy" in out and "relu" in out
-
-
 def test_bench_list_shows_the_seven_suites(capsys):
     from kernelreg.cli import main
 

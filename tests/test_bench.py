@@ -306,9 +306,7 @@ def test_all_names_resolve(module):
 def test_cli_seed_outside_the_numpy_range_is_a_usage_error(tmp_path, capsys, seed):
     for argv in (["bench", "run", "spectral-targets", "--quick", "--out", str(tmp_path), "--seed", seed],
                  ["demo", "--seed", seed]):
-        with pytest.raises(SystemExit) as exc:
-            main(argv)
-        assert exc.value.code == 2
+        assert main(argv) == 2  # argparse's usage error, returned as the exit status
         err = capsys.readouterr().err
         assert "argument --seed: must be an integer in [0, 4294967295]" in err and repr(seed)[1:-1] in err
     assert not (tmp_path / "spectral-targets").exists()
@@ -402,3 +400,21 @@ def test_an_unknown_device_fails_before_any_cell(tmp_path, capsys):
     assert not (tmp_path / "spectral-targets").exists()
     assert main(["bench", "run", "spectral-targets", "--quick", "--device", "tpu", "--out", str(tmp_path)]) == 2
     assert "device='tpu'" in capsys.readouterr().err
+
+
+def test_solver_speed_times_figure_is_labelled_and_marks_runs_that_did_not_converge(quick_runs):
+    pytest.importorskip("matplotlib")
+    from kernelreg.bench._plots import NOT_CONVERGED, figure_problems
+    from kernelreg.bench.solver_speed import times_figure
+
+    _, runs = quick_runs
+    rows = runs["solver-speed"].rows
+    fig = times_figure(rows)
+    assert figure_problems(fig) == []  # title, axis labels, text >= 10 pt
+    ax = fig.axes[0]
+    assert ax.get_title() and "wall time (s" in ax.get_ylabel() and ax.get_xlabel()
+    stopped = [r for r in rows if r["status"] != "optimal"]
+    hollow = [p for p in ax.patches if p.get_facecolor()[3] == 0]
+    assert len(hollow) == len(stopped)  # e.g. GD / Adam / CG at max_iter in the quick settings
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert (NOT_CONVERGED in legend) == bool(stopped)
