@@ -86,7 +86,7 @@ def _regression_rows(X, y, X_test, y_test, device: str, seed: int) -> tuple[list
     for activation, params in ACTIVATIONS:
         def make(eps, activation=activation, params=params):
             return KernelRegimeRegressor(2000, activation=activation, activation_params=params, eps=eps,
-                                         device=device, random_state=seed)
+                                         on_infeasible="raise", device=device, random_state=seed)
 
         t0 = time.perf_counter()
         model, eps, rejected = _smallest_certified_eps(make, X, y)

@@ -23,7 +23,7 @@ from kernelreg._dask import dask_array, is_dask_array
 from kernelreg._io import atomic_open
 from kernelreg._log import logger, progress, run_scope
 from kernelreg._memory import CHUNK_BYTES, chunk_rows, parse_memory
-from kernelreg._torch import resolve_device, resolve_dtype, seed_generator
+from kernelreg._torch import loadable_device, module_to_cpu, resolve_device, resolve_dtype, seed_generator
 
 __all__ = [
     "FeatureMap",
@@ -112,6 +112,11 @@ class FeatureMap(TransformerMixin, BaseEstimator, ABC):
         if getattr(self, "max_memory", None) is not None:
             parse_memory(self.max_memory)  # a malformed budget fails before any work
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_all_finite=True)
+        return self._fit_validated(X)
+
+    def _fit_validated(self, X: np.ndarray) -> "FeatureMap":
+        """fit on inputs an owner (an estimator's ``fit``) has already validated: no second pass over X."""
+        self.n_features_in_ = int(X.shape[1])
         self.device_ = resolve_device(self.device)
         self.dtype_ = resolve_dtype(self.dtype)
         rng = check_random_state(getattr(self, "random_state", None))
@@ -167,23 +172,46 @@ class FeatureMap(TransformerMixin, BaseEstimator, ABC):
         show = bool(verbose) and X.shape[0] > rows
         with torch.inference_mode(), progress(total=X.shape[0], desc=desc, unit="row",
                                               unit_scale=X.shape[0] >= 10_000, verbose=show) as bar:
-            for start in range(0, X.shape[0], rows):
-                stop = min(start + rows, X.shape[0])
-                rows_np = X[start:stop]
-                if not rows_np.flags.writeable:  # torch refuses to wrap read-only memory (e.g. memmaps)
-                    rows_np = rows_np.copy()
-                xb = torch.as_tensor(rows_np, dtype=self.dtype_, device=self.device_)
-                out = self._forward(xb)
-                if out.ndim != 2 or out.shape[0] != stop - start:
-                    raise ValueError(
-                        f"{type(self).__name__}: the feature map returned shape {tuple(out.shape)} "
-                        f"for a chunk of {stop - start} rows; expected ({stop - start}, n_features)."
-                    )
-                bad = _count_nonfinite(out)
-                if bad:
-                    raise ValueError(self._nonfinite_message(rows_np, xb, start, stop, bad))
+            for start, stop, out in self._tensor_chunks(X):
                 yield start, stop, out.to("cpu", dtype=out_dtype).numpy()
                 bar.update(stop - start)
+
+    def _tensor_chunks(self, X: np.ndarray):
+        """Yield (start, stop, Φ chunk as a tensor on ``device_`` in ``dtype_``), each computed and NaN-checked once."""
+        rows = self._batch_rows()
+        for start in range(0, X.shape[0], rows):
+            stop = min(start + rows, X.shape[0])
+            rows_np = X[start:stop]
+            if not rows_np.flags.writeable:  # torch refuses to wrap read-only memory (e.g. memmaps)
+                rows_np = rows_np.copy()
+            xb = torch.as_tensor(rows_np, dtype=self.dtype_, device=self.device_)
+            out = self._forward(xb)
+            if out.ndim != 2 or out.shape[0] != stop - start:
+                raise ValueError(
+                    f"{type(self).__name__}: the feature map returned shape {tuple(out.shape)} "
+                    f"for a chunk of {stop - start} rows; expected ({stop - start}, n_features)."
+                )
+            bad = _count_nonfinite(out)
+            if bad:
+                raise ValueError(self._nonfinite_message(rows_np, xb, start, stop, bad))
+            yield start, stop, out
+
+    def _transform_tensor(self, X: np.ndarray) -> torch.Tensor:
+        """Φ(X) as one tensor on ``device_`` in ``dtype_`` for an owner that validated X: Φ never visits the host.
+
+        The estimators' path from the feature map to :func:`kernelreg.solvers.solve` (which uses a
+        float64 tensor on its device as it is). A single chunk is returned as computed; several
+        are gathered into one tensor on the device.
+        """
+        shape = (X.shape[0], self.n_output_features_)
+        with torch.no_grad():  # plain tensors, not inference tensors: later torch code may use them freely
+            chunks = list(self._tensor_chunks(X)) if X.shape[0] <= self._batch_rows() else None
+            if chunks is not None:
+                return chunks[0][2] if chunks else torch.empty(shape, dtype=self.dtype_, device=self.device_)
+            Phi = torch.empty(shape, dtype=self.dtype_, device=self.device_)
+            for start, stop, out in self._tensor_chunks(X):
+                Phi[start:stop].copy_(out)
+            return Phi
 
     def _check_input(self, X: ArrayLike) -> np.ndarray:
         """Fitted check and input validation shared by transform and export."""
@@ -306,6 +334,12 @@ class FeatureMap(TransformerMixin, BaseEstimator, ABC):
             logger.info("export: wrote Φ of shape %s in %s (%.3g MiB) to %s in %.2f s.", shape, dtype,
                         shape[0] * shape[1] * out_dtype.itemsize / 2**20, path, time.perf_counter() - start)
         return path
+
+    def __setstate__(self, state: dict) -> None:
+        """Load on the fitted device when this machine has it, else on the CPU with a ``DeviceWarning``."""
+        super().__setstate__(state)
+        if getattr(self, "device_", None) is not None:
+            self.device_ = loadable_device(self.device_, type(self).__name__)
 
     def get_feature_names_out(self, input_features: ArrayLike | None = None) -> np.ndarray:
         """Names phi0, phi1, … for the columns of Φ (sklearn set_output / Pipeline support).
@@ -581,8 +615,9 @@ class RandomFeatureMap(FeatureMap):
         return state
 
     def __setstate__(self, state):
-        super().__setstate__(state)
+        super().__setstate__(state)  # settles device_ first
         if hasattr(self, "directions_"):
+            self._weights = None
             self._weights = self._device_params()
 
 
@@ -748,6 +783,17 @@ class ModuleFeatureMap(FeatureMap):
     @property
     def n_output_features_(self) -> int:
         return self.n_features_out_
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        if isinstance(state.get("module_"), torch.nn.Module):  # pickles hold CPU tensors: loadable anywhere
+            state["module_"] = module_to_cpu(state["module_"])
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)  # settles device_ first
+        if isinstance(getattr(self, "module_", None), torch.nn.Module):
+            self.module_ = self.module_.to(self.device_)
 
     def _forward(self, X_chunk: torch.Tensor) -> torch.Tensor:
         return self.module_(X_chunk)
