@@ -94,8 +94,8 @@ class FeatureMap(TransformerMixin, BaseEstimator, ABC):
     }
 
     @abstractmethod
-    def _fit_map(self, X: np.ndarray, rng: np.random.RandomState) -> None:
-        """Draw or freeze the map's parameters from the training inputs."""
+    def _fit_map(self, X: np.ndarray, rng: np.random.RandomState, sample_weight: np.ndarray | None = None) -> None:
+        """Draw or freeze the map's parameters from the training inputs (weighted, when a law reads the data)."""
 
     @abstractmethod
     def _forward(self, X_chunk: torch.Tensor) -> torch.Tensor:
@@ -114,13 +114,18 @@ class FeatureMap(TransformerMixin, BaseEstimator, ABC):
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_all_finite=True)
         return self._fit_validated(X)
 
-    def _fit_validated(self, X: np.ndarray) -> "FeatureMap":
-        """fit on inputs an owner (an estimator's ``fit``) has already validated: no second pass over X."""
+    def _fit_validated(self, X: np.ndarray, sample_weight: np.ndarray | None = None) -> "FeatureMap":
+        """fit on inputs an owner (an estimator's ``fit``) has already validated: no second pass over X.
+
+        ``sample_weight`` (validated, non-negative): the weights of the training inputs for maps
+        whose law reads the data (a zero weight is the same as leaving the input out, an integer
+        weight the same as repeating it).
+        """
         self.n_features_in_ = int(X.shape[1])
         self.device_ = resolve_device(self.device)
         self.dtype_ = resolve_dtype(self.dtype)
         rng = check_random_state(getattr(self, "random_state", None))
-        self._fit_map(X, rng)
+        self._fit_map(X, rng, sample_weight)
         self._check_scale(X)
         self._batch_rows()  # a max_memory too small for one row fails at fit, not midway through an export
         return self
@@ -503,8 +508,19 @@ class RandomFeatureMap(FeatureMap):
         self.max_memory = max_memory
         self.verbose = verbose
 
-    def _fit_map(self, X: np.ndarray, rng: np.random.RandomState) -> None:
-        """Draw ξ uniform on the sphere (or lay it on the even grid) and γ by ``offset_scale``'s law, on the CPU in float64."""
+    def _fit_map(self, X: np.ndarray, rng: np.random.RandomState, sample_weight: np.ndarray | None = None) -> None:
+        """Draw ξ uniform on the sphere (or lay it on the even grid) and γ by ``offset_scale``'s law, on the CPU in float64.
+
+        With ``sample_weight`` the data-aware laws and ``inactive_fraction_`` read the weighted
+        inputs (weight 0: left out; integer weights: repeated), as the default B = max‖x‖ does.
+        """
+        if sample_weight is not None:
+            if not (sample_weight > 0).any():
+                raise ValueError(
+                    f"{type(self).__name__}: sample_weight is zero for all {X.shape[0]} training inputs; "
+                    "at least one input needs a positive weight."
+                )
+            X, sample_weight = X[sample_weight > 0], sample_weight[sample_weight > 0]
         self.activation_ = activations.get(self.activation, **(self.activation_params or {}))
         gen = seed_generator(rng)
         if self.directions == "grid":
@@ -514,13 +530,16 @@ class RandomFeatureMap(FeatureMap):
             xi = xi / xi.norm(dim=1, keepdim=True).clamp_min(torch.finfo(torch.float64).tiny)
         u = torch.rand(self.n_features, generator=gen, dtype=torch.float64).numpy()
         self.directions_ = xi.numpy()
-        stats = _projection_stats(X, self.directions_)
         law = self.offset_scale if isinstance(self.offset_scale, str) else "uniform"
+        if law != "uniform":  # the data as a weighted set: the same offsets, bit for bit, whatever the order or repeats
+            X, sample_weight = _unique_rows(X, sample_weight)
+        stats = _projection_stats(X, self.directions_, sample_weight)
         if law == "data":
             half_width = math.sqrt(3.0) * stats["std"]
             offsets = stats["mean"] + (2.0 * u - 1.0) * half_width
-        elif law == "quantile":
-            rows = np.minimum((u * X.shape[0]).astype(np.int64), X.shape[0] - 1)
+        elif law == "quantile":  # a training row with probability proportional to its weight
+            cumulative = np.cumsum(sample_weight, dtype=np.float64)
+            rows = np.minimum(np.searchsorted(cumulative, u * cumulative[-1], side="right"), X.shape[0] - 1)
             offsets = np.einsum("ij,ij->i", X[rows].astype(np.float64), self.directions_)
         else:
             if self.offset_scale is None:
@@ -621,21 +640,26 @@ class RandomFeatureMap(FeatureMap):
             self._weights = self._device_params()
 
 
+def _unique_rows(X: np.ndarray, weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of X in lexicographic order, each with its total weight (its count without weights)."""
+    rows, inverse = np.unique(X, axis=0, return_inverse=True)
+    total = np.bincount(inverse.ravel(), weights=weights, minlength=rows.shape[0]).astype(np.float64)
+    return rows, total
+
+
 #: Relative tolerance under which ξ·x − γ counts as 0 when deciding on which side of a zero-plane the data lie.
 _TIE_RTOL = 1e-12
 
 
-def _projection_stats(X: np.ndarray, directions: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-unit min, max, mean and standard deviation of ξ_i·x over the rows of X, in row chunks.
+def _projection_stats(X: np.ndarray, directions: np.ndarray, weights: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Per-unit min, max, (weighted) mean and standard deviation of ξ_i·x over the rows of X, in row chunks.
 
     The projections are taken of ``x − mean(x)`` (then shifted by ξ_i·mean(x)), so the variance
     does not cancel for inputs far from the origin.
     """
     n = directions.shape[0]
-    if X.shape[0] == 0:
-        empty = np.full(n, np.nan)
-        return {"min": empty, "max": empty, "mean": np.zeros(n), "std": np.zeros(n)}
-    center = X.mean(axis=0, dtype=np.float64)
+    w = np.ones(X.shape[0]) if weights is None else np.asarray(weights, dtype=np.float64)
+    center = (w @ X.astype(np.float64)) / w.sum()
     shift = directions @ center
     low, high, squares = np.full(n, np.inf), np.full(n, -np.inf), np.zeros(n)
     rows = auto_batch_size(n)
@@ -643,8 +667,8 @@ def _projection_stats(X: np.ndarray, directions: np.ndarray) -> dict[str, np.nda
         P = (X[start:start + rows].astype(np.float64) - center) @ directions.T
         np.minimum(low, P.min(axis=0), out=low)
         np.maximum(high, P.max(axis=0), out=high)
-        squares += np.einsum("ij,ij->j", P, P)
-    return {"min": low + shift, "max": high + shift, "mean": shift, "std": np.sqrt(squares / X.shape[0])}
+        squares += w[start:start + rows] @ (P * P)
+    return {"min": low + shift, "max": high + shift, "mean": shift, "std": np.sqrt(squares / w.sum())}
 
 
 def _grid_directions(n: int, d: int) -> torch.Tensor:
@@ -729,7 +753,7 @@ class ModuleFeatureMap(FeatureMap):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _fit_map(self, X: np.ndarray, rng: np.random.RandomState) -> None:
+    def _fit_map(self, X: np.ndarray, rng: np.random.RandomState, sample_weight: np.ndarray | None = None) -> None:
         """Freeze a private copy of the module on the device (lazy parameters initialised first) and probe its width."""
         import copy
 

@@ -75,7 +75,7 @@ def test_loo_residuals_match_explicit_refits(shape, decomposition, intercept):
     w = rng.uniform(0.3, 3.0, shape[0])
     spec = SpectralSolver(Phi, Y, decomposition=decomposition, fit_intercept=intercept, sample_weight=w)
     lams = [0.02, 0.5, 7.0]
-    path = spec.cv_path(lams, criterion="loo", return_residuals=True)
+    path = spec.cv_path(lams, criterion="loo", return_residuals=True, weights="sample")
     wn = w * shape[0] / w.sum()
     for k, lam in enumerate(lams):
         E = _brute_loo(Phi, Y, lam, intercept, w)
@@ -120,7 +120,7 @@ def test_loo_agrees_with_sklearn_ridgecv(shape, gcv_mode, intercept):
     w = rng.uniform(0.5, 3.0, shape[0])
     lams = np.array([0.01, 0.3, 4.0, 60.0])
     path = SpectralSolver(Phi, Y, fit_intercept=intercept, sample_weight=w).cv_path(
-        lams, criterion="loo", return_residuals=True
+        lams, criterion="loo", return_residuals=True, weights="sample"
     )
     ridge = RidgeCV(alphas=lams * w.sum() / shape[0], fit_intercept=intercept, gcv_mode=gcv_mode,
                     store_cv_results=True).fit(Phi, Y, sample_weight=w)
@@ -137,7 +137,9 @@ def test_gcv_matches_the_explicit_hat_matrix(shape, intercept):
     Phi, Y = rng.standard_normal(shape), rng.standard_normal((shape[0], 3))
     w = rng.uniform(0.5, 3.0, shape[0])
     lams = [0.03, 1.0, 25.0]
-    path = SpectralSolver(Phi, Y, fit_intercept=intercept, sample_weight=w).cv_path(lams)
+    path = SpectralSolver(Phi, Y, fit_intercept=intercept, sample_weight=w).cv_path(
+        lams, criterion="gcv", weights="sample"
+    )
     for k, lam in enumerate(lams):
         gcv, trace = _explicit_gcv(Phi, Y, lam, intercept, w)
         assert path.scores[k] == pytest.approx(gcv, rel=1e-10)
@@ -148,7 +150,7 @@ def test_gcv_ends_of_the_path():
     rng = np.random.default_rng(8)
     Phi, y = rng.standard_normal((12, 30)), rng.standard_normal(12)
     spec = SpectralSolver(Phi, y, fit_intercept=True)
-    path = spec.cv_path([0.0, 1e-9, np.inf])
+    path = spec.cv_path([0.0, 1e-9, np.inf], criterion="gcv")
     # lam -> 0 on a wide full-rank Phi: 0/0 in the plain form, a finite limit in the scaled one
     assert np.isfinite(path.scores[0]) and path.scores[0] == pytest.approx(path.scores[1], rel=1e-6)
     # lam = inf: coef = 0, the intercept alone: mean((y - ybar)^2) / (1 - 1/N)^2
@@ -169,6 +171,33 @@ def test_eps_grid_maps_through_the_secular_root_find():
     by_lam = spec.cv_path(path.lam, criterion="loo")
     np.testing.assert_allclose(by_lam.scores, path.scores, rtol=1e-12)
     assert isinstance(path, CVPath) and path.best_eps == path.eps[path.best_index]
+
+
+@pytest.mark.parametrize("criterion", ["loo", "gcv"])
+@pytest.mark.parametrize("shape", [(14, 30), (30, 10)], ids=["wide", "tall"])
+def test_frequency_weights_are_repeats(criterion, shape):
+    # sklearn's sample_weight convention: an integer weight k is the sample repeated k times (0: left out)
+    rng = np.random.default_rng(15 + shape[0])
+    Phi, Y = rng.standard_normal(shape), rng.standard_normal((shape[0], 2))
+    w = rng.integers(0, 4, shape[0]).astype(float)
+    w[:2] = [3.0, 1.0]
+    lams = np.array([0.0, 0.05, 1.0, 20.0])
+    weighted = SpectralSolver(Phi, Y, fit_intercept=True, sample_weight=w).cv_path(lams, criterion=criterion)
+    repeated = SpectralSolver(Phi.repeat(w.astype(int), axis=0), Y.repeat(w.astype(int), axis=0),
+                              fit_intercept=True).cv_path(lams * w.sum() / shape[0], criterion=criterion)
+    np.testing.assert_allclose(weighted.scores, repeated.scores, rtol=1e-8, atol=1e-14 * repeated.baseline)
+    np.testing.assert_allclose(weighted.eps, repeated.eps, rtol=1e-9, atol=1e-14 * repeated.baseline)
+    if criterion == "loo":  # the repeats of a sample share its residual; at lam = 0 the twins interpolate it
+        e_w = SpectralSolver(Phi, Y, fit_intercept=True, sample_weight=w).cv_path(
+            lams, criterion="loo", return_residuals=True).residuals
+        e_r = SpectralSolver(Phi.repeat(w.astype(int), axis=0), Y.repeat(w.astype(int), axis=0),
+                             fit_intercept=True).cv_path(lams * w.sum() / shape[0], criterion="loo",
+                                                         return_residuals=True).residuals
+        first = np.cumsum(w.astype(int)) - w.astype(int)
+        positive = w > 0
+        np.testing.assert_allclose(e_w[:, positive], e_r[:, first[positive]], rtol=1e-7, atol=1e-10)
+        if shape[0] < shape[1]:  # weight 3, interpolated at lam = 0: a twin stays in and fixes the prediction
+            assert np.abs(e_w[0, 0]).max() < 1e-12
 
 
 def test_zero_weight_sample_is_left_out_of_every_fit():
@@ -203,7 +232,7 @@ def test_default_grid_and_argument_errors():
     rng = np.random.default_rng(12)
     Phi, y = rng.standard_normal((15, 40)), rng.standard_normal(15)
     spec = SpectralSolver(Phi, y)
-    path = spec.cv_path(n_lams=20)
+    path = spec.cv_path(n_lams=20, criterion="gcv")
     assert path.lam.shape == (20,) and path.lam[0] == 0.0 and path.lam[-1] == np.inf
     assert path.lam[-2] == pytest.approx(10 * spec.singular_values.max() ** 2, rel=1e-12)
     assert np.all(np.diff(path.eps) > 0)  # more shrinkage, larger training error
@@ -218,13 +247,19 @@ def test_default_grid_and_argument_errors():
     with pytest.raises(ValueError, match="lam must be a ridge parameter"):
         spec.cv_path([-1.0])
     with pytest.raises(ValueError, match="needs criterion='loo'"):
-        spec.cv_path([1.0], return_residuals=True)
+        spec.cv_path([1.0], criterion="gcv", return_residuals=True)
     with pytest.raises(ValueError, match="n_lams must be an integer >= 2"):
         spec.cv_path(n_lams=1)
+    with pytest.raises(ValueError, match="below_floor must be"):
+        spec.cv_path(below_floor="clip")
     tall = SpectralSolver(rng.standard_normal((40, 5)), rng.standard_normal(40))
     with pytest.raises(SolverError, match="infeasible") as info:
         tall.cv_path(eps=[0.5 * tall.mse_floor])
     assert info.value.status == "infeasible"
+    floored = tall.cv_path(eps=[0.5 * tall.mse_floor, 2 * tall.mse_floor], below_floor="floor")
+    assert floored.lam[0] == 0.0 and floored.eps[0] == pytest.approx(tall.mse_floor, rel=1e-12)
+    np.testing.assert_allclose(floored.eps_relative, floored.eps / tall.mean_y2, rtol=1e-15)
+    assert floored.baseline == tall.mean_y2
 
 
 # ----------------------------------------------------------------------------- solve_cv: the estimators' worker

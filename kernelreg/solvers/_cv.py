@@ -60,6 +60,9 @@ class CVPath:
         Effective degrees of freedom ``tr(H)`` (the intercept counts one).
     best_index : int
         Index of the smallest score (the first one on ties, as ``RidgeCV``).
+    baseline : float
+        Training mse of ``coef = 0`` (with an intercept: the constant model, the weighted
+        variance of y): ``eps / baseline`` is eps on a scale-free axis, ``1 -`` the training R².
     residuals : ndarray of shape (n_lams, n_samples) or (n_lams, n_samples, n_outputs), or None
         Leave-one-out residuals ``y_i - f_{-i}(x_i)`` in the units of y (``criterion="loo"`` and
         ``return_residuals=True`` only). Samples of weight 0 take no part in any fit; their entry
@@ -72,7 +75,14 @@ class CVPath:
     scores: np.ndarray
     dof: np.ndarray
     best_index: int
+    baseline: float
     residuals: np.ndarray | None = None
+
+    @property
+    def eps_relative(self) -> np.ndarray:
+        """eps / baseline: 0 at the interpolant (or the least-squares floor), 1 at the constant model."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self.eps / self.baseline
 
     @property
     def best_lam(self) -> float:
@@ -100,21 +110,27 @@ def _filters(s2: np.ndarray, lams: np.ndarray, scaled: bool) -> np.ndarray:
 
 
 def gcv_path(s2: np.ndarray, a: np.ndarray, rest_ss: float, n_null: int, n_samples: int, nk: int,
-             lams: np.ndarray) -> np.ndarray:
-    """GCV at each lam from the usable spectrum: ``s2`` (r,), ``a_j = ||u_j^T y_e||^2`` and ``||rest||^2``."""
+             lams: np.ndarray, n_effective: float | None = None) -> np.ndarray:
+    """GCV at each lam from the usable spectrum: ``s2`` (r,), ``a_j = ||u_j^T y_e||^2`` and ``||rest||^2``.
+
+    ``n_effective``: the number of observations in ``1 - tr(H)/n`` (the total frequency weight),
+    default ``n_samples``.
+    """
+    n_eff = float(n_samples if n_effective is None else n_effective)
+    extra = n_eff - n_samples
     scores = np.empty(lams.shape[0])
-    scaled = (n_null == 0) & np.isfinite(lams)
+    scaled = (n_null == 0) & (extra == 0.0) & np.isfinite(lams)
     for mask, is_scaled in ((scaled, True), (~scaled, False)):
         if not mask.any():
             continue
         W = _filters(s2, lams[mask], is_scaled)
         rss = (W**2 * a[:, None]).sum(axis=0)
-        trace_gap = W.sum(axis=0)  # N - tr(H), divided by lam in the scaled form
+        trace_gap = W.sum(axis=0)  # n - tr(H), divided by lam in the scaled form
         if not is_scaled:
             rss = rss + rest_ss
-            trace_gap = trace_gap + n_null
+            trace_gap = trace_gap + n_null + extra
         with np.errstate(divide="ignore", invalid="ignore"):
-            value = (rss / nk) / (trace_gap / n_samples) ** 2
+            value = (rss / nk) / (trace_gap / n_eff) ** 2
         scores[mask] = np.where(trace_gap > 0, value, np.inf)
     return scores
 
@@ -128,12 +144,15 @@ def loo_path(
     n_null: int,
     lams: np.ndarray,
     keep: bool,
+    share: torch.Tensor | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Mean squared leave-one-out error at each lam (and the residuals ``D e`` in the effective units if ``keep``).
 
     ``U`` (N, r) are the usable left singular vectors of Phi_e, ``coords = U^T y_e`` (r, K),
     ``rest`` (N, K) the least-squares residual and ``outside`` (N,) the leverage left outside
-    ``span(U) + q``.
+    ``span(U) + q``. ``share`` (N,): the fraction f_i of sample i's weight left out (1: all of
+    it; 1/w for a sample standing for w repeats, one of which is left out): Sherman-Morrison on
+    a downdate of f_i times the sample gives ``e_i = r_i / (f_i (1 - H_ii) + 1 - f_i)``.
     """
     N, K = rest.shape
     nk = N * K
@@ -154,6 +173,13 @@ def loo_path(
         num = (U @ (W[:, :, None] * coords[:, None, :]).reshape(-1, L * K)).reshape(N, L, K)
         num = num + rest[:, None, :] * add[None, :, None]
         den = U2 @ W + outside[:, None] * add[None, :]
+        if share is not None:  # f (1 - H) + (1 - f); the lam-scaled form carries (1 - f) / lam
+            kept_share = (1.0 - share)[:, None]
+            lam_t = torch.as_tensor(chunk, dtype=U.dtype, device=U.device)[None, :]
+            scaled_t = torch.as_tensor(scaled, device=U.device)[None, :]
+            with np.errstate(divide="ignore"):
+                extra = torch.where(scaled_t, torch.where(kept_share > 0, kept_share / lam_t, 0.0), kept_share)
+            den = share[:, None] * den + extra
         limit = torch.as_tensor((~scaled) & (chunk == 0.0), device=U.device)
         if bool(limit.any()):  # lam = 0 with null directions: rows they miss (to rounding) take the lam -> 0 limit
             A = 1.0 / s2_t

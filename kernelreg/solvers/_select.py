@@ -25,11 +25,13 @@ def solve_cv(
     Phi: ArrayLike | torch.Tensor,
     y: ArrayLike,
     *,
-    criterion: Literal["gcv", "loo"] = "gcv",
+    criterion: Literal["loo", "gcv"] = "loo",
     lams: ArrayLike | None = None,
     eps: ArrayLike | None = None,
     relative: bool = False,
     n_lams: int = 50,
+    below_floor: Literal["raise", "floor"] = "raise",
+    weights: Literal["frequency", "sample"] = "frequency",
     fit_intercept: bool = False,
     sample_weight: ArrayLike | None = None,
     device: str | torch.device = "cpu",
@@ -47,9 +49,10 @@ def solve_cv(
     Phi : array-like or torch.Tensor of shape (n_samples, n_features)
     y : array-like of shape (n_samples,) or (n_samples, n_outputs)
         Several outputs share one lam (their errors are averaged).
-    criterion : {"gcv", "loo"}, default="gcv"
-        - ``"gcv"``: generalised cross-validation (``O(rank)`` per candidate).
+    criterion : {"loo", "gcv"}, default="loo"
         - ``"loo"``: the exact mean squared leave-one-out error (``O(N rank K)`` per candidate).
+        - ``"gcv"``: generalised cross-validation (``O(rank)`` per candidate; unreliable near
+          interpolation, see :meth:`SpectralSolver.cv_path`).
     lams : array-like or None, default=None
         Candidate ridge parameters (``Phi Phi^T + lam I`` convention).
     eps : array-like or None, default=None
@@ -61,6 +64,11 @@ def solve_cv(
         without; weighted): 0 is the interpolant (or the least-squares floor), 1 the constant model.
     n_lams : int, default=50
         Size of the default grid.
+    below_floor : {"raise", "floor"}, default="raise"
+        An eps candidate below the least-squares floor: ``SolverError``, or the floor itself.
+    weights : {"frequency", "sample"}, default="frequency"
+        What ``sample_weight`` means to the criterion (see :meth:`SpectralSolver.cv_path`):
+        integer weights as repeats (scikit-learn's convention), or each sample left out whole.
     fit_intercept : bool, default=False
     sample_weight : array-like of shape (n_samples,) or None, default=None
     device : {"cpu", "cuda", "auto"} or torch.device, default="cpu"
@@ -77,7 +85,7 @@ def solve_cv(
     Raises
     ------
     SolverError
-        Status ``"infeasible"`` for an eps candidate below the least-squares floor.
+        Status ``"infeasible"`` for an eps candidate below the least-squares floor (``below_floor="raise"``).
 
     Examples
     --------
@@ -93,6 +101,6 @@ def solve_cv(
     spec = SpectralSolver._on(problem, "gram", rcond)
     if relative and eps is not None:
         eps = np.asarray(eps, dtype=np.float64) * spec.mean_y2
-    path = spec.cv_path(lams, eps=eps, criterion=criterion, n_lams=n_lams)
+    path = spec.cv_path(lams, eps=eps, criterion=criterion, n_lams=n_lams, below_floor=below_floor, weights=weights)
     solution = solve_exact(problem, lam=path.best_lam, rcond=rcond, factored=spec)
     return solution, path

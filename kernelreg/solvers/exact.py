@@ -530,6 +530,8 @@ class SpectralSolver:
         else:
             return 0.0
         for _ in range(400):
+            if hi > 700.0:  # exp would overflow: eps is mean(y^2) to rounding, i.e. coef = 0
+                return math.inf
             if excess(hi) > 0.0:
                 break
             hi += math.log(10.0)
@@ -668,9 +670,11 @@ class SpectralSolver:
         lams: ArrayLike | None = None,
         *,
         eps: ArrayLike | None = None,
-        criterion: Literal["gcv", "loo"] = "gcv",
+        criterion: Literal["loo", "gcv"] = "loo",
         n_lams: int = 50,
         return_residuals: bool = False,
+        below_floor: Literal["raise", "floor"] = "raise",
+        weights: Literal["frequency", "sample"] = "frequency",
     ) -> CVPath:
         """Leave-one-out or GCV error of every ridge / eps solution on a grid, from this one factorisation.
 
@@ -692,13 +696,29 @@ class SpectralSolver:
         eps : array-like of shape (n_lams,) or None, default=None
             Bounds on the training mse instead of lam; each is mapped to its lam by the same
             root-find as :meth:`solve_eps` (an eps below :attr:`mse_floor` raises).
-        criterion : {"gcv", "loo"}, default="gcv"
-            - ``"gcv"``: generalised cross-validation, ``O(rank)`` per lam.
+        criterion : {"loo", "gcv"}, default="loo"
             - ``"loo"``: the exact mean squared leave-one-out error, ``O(N rank K)`` per lam.
+            - ``"gcv"``: generalised cross-validation, ``O(rank)`` per lam. Near interpolation
+              (lam -> 0 with rank close to N) its denominator ``(1 - tr(H)/N)**2`` vanishes with
+              the residual, and it can prefer the interpolant where leave-one-out does not.
         n_lams : int, default=50
             Size of the default grid.
         return_residuals : bool, default=False
             Keep the leave-one-out residuals (``criterion="loo"`` only).
+        below_floor : {"raise", "floor"}, default="raise"
+            An ``eps`` below :attr:`mse_floor`: ``SolverError`` (status ``"infeasible"``), or the
+            floor itself (lam = 0; the path's ``eps`` then shows the floor).
+        weights : {"frequency", "sample"}, default="frequency"
+            What ``sample_weight`` means to the criterion:
+
+            - ``"frequency"`` (scikit-learn's convention: an integer weight is that many
+              repeats): a sample of weight w >= 1 stands for w repeats, leave-one-out leaves out
+              one of them and GCV counts sum(w) observations; a sample of weight below 1 is left
+              out whole and counts as one.
+            - ``"sample"``: every sample of positive weight is left out whole and counts as one
+              observation (``RidgeCV``'s weighted leave-one-out).
+
+            Without weights both are the ordinary criteria.
 
         Returns
         -------
@@ -731,14 +751,19 @@ class SpectralSolver:
             raise ValueError(f"cv_path: criterion must be one of {CRITERIA}; got {criterion!r}.")
         if return_residuals and criterion != "loo":
             raise ValueError("cv_path: return_residuals=True needs criterion='loo' (GCV has no per-sample residuals).")
-        lam_u = self._path_grid(lams, eps, n_lams)
+        if below_floor not in ("raise", "floor"):
+            raise ValueError(f"cv_path: below_floor must be 'raise' or 'floor'; got {below_floor!r}.")
+        if weights not in ("frequency", "sample"):
+            raise ValueError(f"cv_path: weights must be 'frequency' or 'sample'; got {weights!r}.")
+        share, n_effective = self._weight_shares(weights)
+        lam_u = self._path_grid(lams, eps, n_lams, below_floor)
         s2, a, rest_ss, n_null = self._usable_spectrum()
         residuals = None
         if criterion == "gcv":
-            scores_u = gcv_path(s2, a, rest_ss, n_null, self.n_samples, self._nk, lam_u)
+            scores_u = gcv_path(s2, a, rest_ss, n_null, self.n_samples, self._nk, lam_u, n_effective)
         else:
             U, coords, rest, outside = self._left_basis()
-            scores_u, residuals = loo_path(U, coords, rest, outside, s2, n_null, lam_u, return_residuals)
+            scores_u, residuals = loo_path(U, coords, rest, outside, s2, n_null, lam_u, return_residuals, share)
         with np.errstate(divide="ignore", invalid="ignore"):
             shrunk = np.where(np.isinf(lam_u)[None, :], 0.0, s2[:, None] / (s2[:, None] + lam_u[None, :]))
         dof = int(self._problem.fit_intercept) + shrunk.sum(axis=0)
@@ -751,10 +776,11 @@ class SpectralSolver:
             scores=scores,
             dof=dof,
             best_index=int(np.argmin(scores)),
+            baseline=self.mean_y2,
             residuals=None if residuals is None else self._caller_residuals(residuals),
         )
 
-    def _path_grid(self, lams: ArrayLike | None, eps: ArrayLike | None, n_lams: int) -> np.ndarray:
+    def _path_grid(self, lams: ArrayLike | None, eps: ArrayLike | None, n_lams: int, below_floor: str) -> np.ndarray:
         """The lam grid of :meth:`cv_path` in the solvers' units."""
         if lams is not None and eps is not None:
             raise ValueError("cv_path takes either lams (ridge parameters) or eps (mse bounds), not both.")
@@ -774,13 +800,35 @@ class SpectralSolver:
         if lams is not None:
             return np.array([math.ldexp(check_lam(v), -self._lam_exp) for v in values], dtype=np.float64)
         out = []
+        floor = self.mse_floor
         for value in values:
             value = check_eps(value)
+            if value == 0.0:  # eps = 0 is the min-norm (least-squares) solution, as in solve_eps
+                out.append(0.0)
+                continue
+            if below_floor == "floor" and value < floor:
+                value = floor
             try:
                 out.append(self._lam_for(math.ldexp(value, -self._mse_exp)))
             except Unresolved as exc:
                 raise _unresolved_error(self, exc, value) from None
         return np.array(out, dtype=np.float64)
+
+    def _weight_shares(self, kind: str) -> tuple[torch.Tensor | None, float | None]:
+        """Per sample, the fraction of its weight leave-one-out leaves out, and the number of observations GCV counts.
+
+        (None, None) without weights (every sample whole, n = N).
+        """
+        P = self._problem
+        if P.weights is None:
+            return None, None
+        raw = P.weights * P.weight_unit  # the caller's weights
+        positive = raw > 0
+        if kind == "sample":
+            return None, float(positive.sum())
+        share = torch.where(raw > 1.0, 1.0 / raw.clamp_min(1.0), torch.ones_like(raw))
+        n_effective = float(torch.where(positive, raw.clamp_min(1.0), torch.zeros_like(raw)).sum())
+        return share, n_effective
 
     def _usable_spectrum(self) -> tuple[np.ndarray, np.ndarray, float, int]:
         """(s^2, ||u^T y_e||^2 per usable direction, ||y_e's part outside them||^2, directions null besides q)."""
