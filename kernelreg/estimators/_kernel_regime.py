@@ -16,7 +16,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from kernelreg.estimators._base import ON_INFEASIBLE, SOLVERS, ClassifierOutput, OutputLayerEstimator, RegressorOutput
 from kernelreg.estimators._docs import fill_docstring
-from kernelreg._log import logged_run, logger
+from kernelreg._log import logged_run, logger, outside_stacklevel
 from kernelreg._torch import to_numpy64
 from kernelreg.exceptions import InfeasibleEpsWarning
 from kernelreg.features import RandomFeatureMap
@@ -147,7 +147,7 @@ class _KernelRegimeBase(OutputLayerEstimator):
                 "(the least-squares min-norm solution). Use candidates >= the floor, or on_infeasible='raise' to "
                 "get an error instead.",
                 InfeasibleEpsWarning,
-                stacklevel=5,
+                stacklevel=outside_stacklevel(),
             )
 
     @staticmethod
@@ -476,6 +476,35 @@ class _CrossValidated:
         "n_eps": [Interval(Integral, 2, None, closed="left")],
     }
 
+    def __init__(
+        self,
+        n_features: int | Literal["inf"] = 1000,
+        *,
+        eps: ArrayLike | None = None,
+        criterion: Literal["gcv", "loo"] = "loo",
+        n_eps: int = 50,
+        activation: str | Callable = "relu",
+        activation_params: dict | None = None,
+        offset_scale: float | Literal["data", "quantile"] | None = "data",
+        solver: Literal["exact", "cvxpy", "gd", "adam", "cg"] = "exact",
+        fit_intercept: bool = False,
+        solver_options: dict | None = None,
+        on_infeasible: Literal["floor", "raise"] = "floor",
+        warm_start: bool = False,
+        device: str | torch.device = "cpu",
+        random_state: int | np.random.RandomState | None = None,
+        verbose: bool | int = False,
+        **kwargs: Any,
+    ) -> None:
+        _KernelRegimeBase.__init__(
+            self, n_features, activation=activation, activation_params=activation_params, offset_scale=offset_scale,
+            solver=solver, eps=eps, fit_intercept=fit_intercept, solver_options=solver_options,
+            on_infeasible=on_infeasible, warm_start=warm_start, device=device, random_state=random_state,
+            verbose=verbose, **kwargs,
+        )
+        self.criterion = criterion
+        self.n_eps = n_eps
+
     def _eps_search(self) -> tuple[str, np.ndarray | None, int]:
         """The criterion, the relative candidates (checked: finite, >= 0, not empty) and the default grid's size."""
         if self.eps is None:
@@ -523,7 +552,7 @@ warm_start, device, random_state, verbose, **kwargs
 
     See Also
     --------
-    KernelRegimeRegressor : eps given, or ``eps="gcv"`` on the default grid.
+    KernelRegimeRegressor : eps given, or chosen (``eps="loo"|"gcv"``) on the default grid.
     kernelreg.solvers.SpectralSolver.cv_path : the path on any Φ.
 
     Examples
@@ -539,36 +568,6 @@ warm_start, device, random_state, verbose, **kwargs
     """
 
     _parameter_constraints: dict = {**KernelRegimeRegressor._parameter_constraints, **_CrossValidated._cv_constraints}
-
-    def __init__(
-        self,
-        n_features: int | Literal["inf"] = 1000,
-        *,
-        eps: ArrayLike | None = None,
-        criterion: Literal["gcv", "loo"] = "loo",
-        n_eps: int = 50,
-        activation: str | Callable = "relu",
-        activation_params: dict | None = None,
-        offset_scale: float | Literal["data", "quantile"] | None = "data",
-        solver: Literal["exact", "cvxpy", "gd", "adam", "cg"] = "exact",
-        fit_intercept: bool = False,
-        solver_options: dict | None = None,
-        on_infeasible: Literal["floor", "raise"] = "floor",
-        warm_start: bool = False,
-        device: str | torch.device = "cpu",
-        random_state: int | np.random.RandomState | None = None,
-        verbose: bool | int = False,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(
-            n_features, activation=activation, activation_params=activation_params, offset_scale=offset_scale,
-            solver=solver, eps=eps, fit_intercept=fit_intercept, solver_options=solver_options,
-            on_infeasible=on_infeasible, warm_start=warm_start, device=device, random_state=random_state,
-            verbose=verbose, **kwargs,
-        )
-        self.criterion = criterion
-        self.n_eps = n_eps
-
 
 @fill_docstring
 class KernelRegimeClassifierCV(_CrossValidated, KernelRegimeClassifier):
@@ -602,7 +601,7 @@ warm_start, device, random_state, verbose, **kwargs
 
     See Also
     --------
-    KernelRegimeClassifier : eps given, or ``eps="gcv"`` on the default grid; hinge and logistic losses.
+    KernelRegimeClassifier : eps given, or chosen (``eps="loo"|"gcv"``) on the default grid; hinge and logistic losses.
 
     Examples
     --------
@@ -620,32 +619,3 @@ warm_start, device, random_state, verbose, **kwargs
         **{k: v for k, v in KernelRegimeClassifier._parameter_constraints.items() if k != "loss"},
         **_CrossValidated._cv_constraints,
     }
-
-    def __init__(
-        self,
-        n_features: int | Literal["inf"] = 1000,
-        *,
-        eps: ArrayLike | None = None,
-        criterion: Literal["gcv", "loo"] = "loo",
-        n_eps: int = 50,
-        activation: str | Callable = "relu",
-        activation_params: dict | None = None,
-        offset_scale: float | Literal["data", "quantile"] | None = "data",
-        solver: Literal["exact", "cvxpy", "gd", "adam", "cg"] = "exact",
-        fit_intercept: bool = False,
-        solver_options: dict | None = None,
-        on_infeasible: Literal["floor", "raise"] = "floor",
-        warm_start: bool = False,
-        device: str | torch.device = "cpu",
-        random_state: int | np.random.RandomState | None = None,
-        verbose: bool | int = False,
-        **kwargs: Any,
-    ) -> None:
-        _KernelRegimeBase.__init__(
-            self, n_features, activation=activation, activation_params=activation_params, offset_scale=offset_scale,
-            solver=solver, eps=eps, fit_intercept=fit_intercept, solver_options=solver_options,
-            on_infeasible=on_infeasible, warm_start=warm_start, device=device, random_state=random_state,
-            verbose=verbose, **kwargs,
-        )
-        self.criterion = criterion
-        self.n_eps = n_eps
