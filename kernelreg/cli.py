@@ -44,15 +44,24 @@ def _seed(text: str) -> int:
     return value
 
 
-def _threads(text: str) -> int:
-    """``--threads``: a positive integer."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer; got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer; got {value}")
-    return value
+def _int_at_least(minimum: int, what: str):
+    """An argparse type: an integer >= minimum, else a usage error saying ``must be <what>``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {what}; got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {what}; got {value}")
+        return value
+
+    return parse
+
+
+#: ``--threads``: a positive integer; ``--budget``: a non-negative number of steps.
+_threads = _int_at_least(1, "a positive integer")
+_budget = _int_at_least(0, "a non-negative integer (steps)")
 
 
 def _device(text: str) -> str:
@@ -95,6 +104,8 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--device", type=_device, default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
     run.add_argument("--seed", type=_seed, default=0, help="base seed of every draw, in [0, 2**32) (default: 0)")
     run.add_argument("--threads", type=_threads, default=1, help="torch threads during the run (default: 1)")
+    run.add_argument("--budget", type=_budget, default=None,
+                     help="step budget of suites that train to a target (gd-vs-convex: Adam steps)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
@@ -137,8 +148,9 @@ def _bench(args: argparse.Namespace) -> int:
     from kernelreg.exceptions import DeviceError
 
     try:
+        overrides = {"budget": args.budget} if args.budget is not None else None
         summary = bench.run_suite(args.suite, args.out, quick=args.quick, device=args.device, seed=args.seed,
-                                  progress=not args.no_progress, threads=args.threads)
+                                  progress=not args.no_progress, threads=args.threads, overrides=overrides)
     except (DeviceError, ValueError) as exc:
         return _fail("bench run", str(exc))
     except OSError as exc:  # e.g. --out in a read-only place

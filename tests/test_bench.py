@@ -23,20 +23,22 @@ from kernelreg.cli import main
 #: Columns of each suite's rows that must be finite numbers in quick mode (row filter, columns).
 FINITE = {
     "solver-speed": (lambda r: r["method"] in ("exact", "cg"), ["time_s", "ratio_to_exact", "rel_coef_diff", "mse"]),
-    "gd-vs-convex": (lambda r: True, ["rel_error_mean", "time_s_median", "exact_time_s_median", "mse_median"]),
-    "spectral-targets": (lambda r: True, ["train_mse", "test_mse", "grid_mse", "paper_test_mse"]),
+    "gd-vs-convex": (lambda r: True, ["rel_error_all_mean", "mse_median", "n_iter_median", "norm_ratio_all_mean"]),
+    "spectral-targets": (lambda r: r["meets_eps"], ["train_mse", "test_mse", "grid_mse", "paper_test_mse"]),
+    "spectral-theory": (lambda r: r["table"] == "toy", ["value"]),
     "compositional": (lambda r: r["table"] == "protocol", ["min", "mean", "median"]),
     "iat-bases": (lambda r: True, ["value", "train_mse", "time_s"]),
     "rowdy": (lambda r: r["table"] == "regression", ["final_loss", "test_mse", "normalised_time"]),
-    "warmup-freeze": (lambda r: True, ["adaptive_test_acc", "warmup_test_acc", "kernel_test_acc", "auc_final",
-                                       "w2_first_epoch", "delta_median_final"]),
+    "warmup-freeze": (lambda r: True, ["adaptive_test_acc_mean", "kernel_sgd_test_acc_mean", "warmup_ls_test_acc_mean",
+                                       "init_ls_test_acc_mean", "auc_final_mean", "w2_first_epoch_mean",
+                                       "nearest_first_epoch_mean", "delta_median_final_mean"]),
     "width-limit": (lambda r: r["table"] == "convergence", ["kernel_rel_error", "rel_error", "norm"]),
 }
 
 
 def test_registry_lists_every_suite_and_rejects_unknown_names():
-    assert bench.available() == ["solver-speed", "gd-vs-convex", "spectral-targets", "compositional", "iat-bases",
-                                 "rowdy", "warmup-freeze", "width-limit"]
+    assert bench.available() == ["solver-speed", "gd-vs-convex", "spectral-targets", "spectral-theory",
+                                 "compositional", "iat-bases", "rowdy", "warmup-freeze", "width-limit"]
     assert set(FINITE) == set(bench.available())
     with pytest.raises(ValueError, match="unknown benchmark suite 'rowdi'.*solver-speed.*warmup-freeze.*Did you mean"):
         bench.get_suite("rowdi")
@@ -88,7 +90,12 @@ def test_quick_results_make_sense(quick_runs):
     enforced = next(r for r in comp if r["method"] == "enforced")
     assert enforced["regions_init"] == 2**5  # the compositional construction: 2^depth pieces at init
     gd = [r for r in runs["gd-vs-convex"].rows if r["method"] == "cg"]
-    assert all(r["rel_error_mean"] < 0.05 for r in gd)  # CG from zero tends to the min-norm fit
+    assert all(r["rel_error_all_mean"] < 0.05 for r in gd)  # CG from zero tends to the min-norm fit
+    adam = [r for r in runs["gd-vs-convex"].rows if r["method"] == "adam"]
+    assert all(r["reached_target"] == r["n_reps"] for r in adam)  # the quick problems reach 5e-8 in the budget
+    assert all(math.isfinite(r["rel_error_mean"]) and math.isfinite(r["time_ratio_vs_cvxpy"]) for r in adam)
+    for cell in runs["warmup-freeze"].cells:  # Exp. 4 trains the output layer only: the zero-planes stay put
+        assert cell.result["kernel_sgd"]["zero_plane_motion"] == 0.0
     speed = {r["method"]: r for r in runs["solver-speed"].rows}
     assert speed["exact"]["ratio_to_exact"] == pytest.approx(1.0)
     assert speed["cvxpy clarabel qr"]["rel_coef_diff"] < 1e-3  # CVXPY agrees with the exact solver
@@ -112,7 +119,7 @@ def test_resume_recomputes_only_the_missing_cell(tmp_path, monkeypatch):
     assert calls == [victim.stem] and second.computed == [victim.stem]
     assert len(second.reused) == len(first.computed) - 1
     assert victim.is_file() and cells[0].read_bytes() == untouched
-    assert [r["test_mse"] for r in second.rows] == pytest.approx([r["test_mse"] for r in first.rows])
+    assert [r["test_mse"] for r in second.rows] == pytest.approx([r["test_mse"] for r in first.rows], nan_ok=True)
     # other settings (another seed) must not reuse the cells
     third = bench.run_suite("spectral-targets", tmp_path, quick=True, seed=1, progress=False)
     assert not third.reused and len(third.computed) == len(first.computed)
@@ -290,6 +297,7 @@ def test_solver_speed_script_uses_the_shared_module(tmp_path):
 
 @pytest.mark.parametrize("module", ["kernelreg.bench", "kernelreg.bench._runner", "kernelreg.bench.solver_speed",
                                     "kernelreg.bench.gd_vs_convex", "kernelreg.bench.spectral_targets",
+                                    "kernelreg.bench.spectral_theory", "kernelreg.bench._stacked_adam",
                                     "kernelreg.bench.compositional", "kernelreg.bench.iat_bases",
                                     "kernelreg.bench.rowdy", "kernelreg.bench.warmup_freeze",
                                     "kernelreg.bench.width_limit", "kernelreg.cli"])

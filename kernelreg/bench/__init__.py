@@ -3,7 +3,8 @@
 ``available()`` lists the suites, ``get_suite(name)`` returns one, and ``run_suite(name, out,
 quick=..., device=..., seed=...)`` runs it into ``out/<name>/`` (cells kept for resuming,
 ``results.json``, ``results.csv``, ``report.md``, PNG figures). The command line is
-``kernelreg bench list`` and ``kernelreg bench run SUITE [--quick] [--out DIR] [--device D] [--seed S]``.
+``kernelreg bench list`` and ``kernelreg bench run SUITE [--quick] [--out DIR] [--device D] [--seed S]
+[--budget STEPS]``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from kernelreg.bench.iat_bases import IATBasesSuite
 from kernelreg.bench.rowdy import RowdySuite
 from kernelreg.bench.solver_speed import SolverSpeedSuite
 from kernelreg.bench.spectral_targets import SpectralTargetsSuite
+from kernelreg.bench.spectral_theory import SpectralTheorySuite
 from kernelreg.bench.warmup_freeze import WarmupFreezeSuite
 from kernelreg.bench.width_limit import WidthLimitSuite
 
@@ -54,6 +56,7 @@ SUITES: dict[str, type[Suite]] = {
         SolverSpeedSuite,
         GDvsConvexSuite,
         SpectralTargetsSuite,
+        SpectralTheorySuite,
         CompositionalSuite,
         IATBasesSuite,
         RowdySuite,
