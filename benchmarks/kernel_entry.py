@@ -27,25 +27,19 @@ import json
 import os
 import platform
 import statistics
-import sys
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
+import scipy
+import torch
 
-try:
-    import kernelreg  # noqa: F401
-except ImportError:  # running from a checkout without installing: use the repository root
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import scipy  # noqa: E402
-import torch  # noqa: E402
-
-import kernelreg  # noqa: E402
-from kernelreg import KernelRegimeRegressor  # noqa: E402
-from kernelreg.kernels import LimitKernel, gram_features  # noqa: E402
-from kernelreg.solvers import SpectralSolver, solve  # noqa: E402
+import kernelreg
+from kernelreg import KernelRegimeRegressor
+from kernelreg.bench import atomic_write_json
+from kernelreg.kernels import LimitKernel, gram_features
+from kernelreg.solvers import SpectralSolver, solve
 
 
 def interleaved(fns: dict, repeats: int) -> dict:
@@ -94,7 +88,7 @@ def main(argv: list[str] | None = None) -> dict:
             return solve(factor.features, y, eps=eps, fit_intercept=True)
 
         def new_fit():
-            return KernelRegimeRegressor("inf", eps=eps, fit_intercept=True).fit(X, y)
+            return KernelRegimeRegressor("inf", eps=eps, fit_intercept=True, offset_scale=None).fit(X, y)
 
         (f_old, s_old), (f_new, s_new) = old_solve(), new_solve()
         t = interleaved({"old_solve": old_solve, "new_solve": new_solve, "old_fit": old_fit, "new_fit": new_fit},
@@ -133,7 +127,7 @@ def main(argv: list[str] | None = None) -> dict:
         "dtype": "float64",
         "device": "cpu",
     }
-    Path(args.out).write_text(json.dumps(payload, indent=1, default=float) + "\n")
+    atomic_write_json(Path(args.out), payload)
     return payload
 
 

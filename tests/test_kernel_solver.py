@@ -191,7 +191,8 @@ def _count_eigh():
 @pytest.mark.parametrize("width", ["inf", 300])
 def test_warm_start_refit_at_another_eps_reuses_the_factorisation(width):
     X, y, kernel, K = _kernel_data(n=100)
-    model = KernelRegimeRegressor(width, eps=1e-3, warm_start=True, fit_intercept=True, random_state=0)
+    model = KernelRegimeRegressor(width, eps=1e-3, warm_start=True, fit_intercept=True, random_state=0,
+                                  offset_scale=None)  # the limit kernel's law (B = max ||x||)
     with _count_eigh() as eigh:
         model.fit(X, y)
     assert eigh.call_count == 1  # "inf": K∞ once (no Φ_K factor decomposed again); finite: the Gram once
@@ -199,7 +200,7 @@ def test_warm_start_refit_at_another_eps_reuses_the_factorisation(width):
     with _count_eigh() as eigh:
         model.fit(X, y)
     assert eigh.call_count == 0
-    cold = KernelRegimeRegressor(width, eps=1e-2, fit_intercept=True, random_state=0).fit(X, y)
+    cold = KernelRegimeRegressor(width, eps=1e-2, fit_intercept=True, random_state=0, offset_scale=None).fit(X, y)
     # the same program from the same decomposition kind: equal to rounding (the cold fit may take another route)
     assert np.max(np.abs(model.predict(X) - cold.predict(X))) <= 1e-8
     assert model.solution_.status == "optimal" and model.solution_.mse == pytest.approx(1e-2, rel=1e-9)
@@ -212,7 +213,7 @@ def test_warm_start_refit_at_another_eps_reuses_the_factorisation(width):
 
 def test_infinite_width_estimator_agrees_with_the_feature_factor_route():
     X, y, kernel, K = _kernel_data(n=100)
-    model = KernelRegimeRegressor("inf", eps=1e-3, fit_intercept=True).fit(X, y)
+    model = KernelRegimeRegressor("inf", eps=1e-3, fit_intercept=True, offset_scale=None).fit(X, y)
     old, alpha_old = _old_route(K, y, 1e-3, fit_intercept=True)
     Xt = np.random.default_rng(5).uniform(-1, 1, (40, 2))
     expected = kernel(Xt, X) @ alpha_old + old.intercept

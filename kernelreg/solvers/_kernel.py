@@ -93,8 +93,8 @@ class KernelProblem(Problem):
     coef_space = "dual"
 
     def __init__(self, K: torch.Tensor, Y: torch.Tensor, was_1d: bool, eps: float, weights: torch.Tensor | None,
-                 fit_intercept: bool, y_exp: int) -> None:
-        super().__init__(KernelSource(K), Y, was_1d, eps, weights, fit_intercept, 0, y_exp)
+                 fit_intercept: bool, y_exp: int, weight_unit: float = 1.0) -> None:
+        super().__init__(KernelSource(K), Y, was_1d, eps, weights, fit_intercept, 0, y_exp, weight_unit)
         self.K = K
 
     def _row_weights(self) -> torch.Tensor:
@@ -167,9 +167,9 @@ def prepare_kernel(
     y_exp = pow2_scale(float(np.abs(Y_np).max()))
     if y_exp:
         Y_np = np.ldexp(Y_np, -y_exp)
-    weights = _sample_weight(sample_weight, n, dev)
+    weights, weight_unit = _sample_weight(sample_weight, n, dev)
     Y = torch.as_tensor(Y_np, dtype=torch.float64, device=dev)
-    return KernelProblem(Kt, Y, bool(was_1d), eps, weights, bool(fit_intercept), y_exp)
+    return KernelProblem(Kt, Y, bool(was_1d), eps, weights, bool(fit_intercept), y_exp, weight_unit)
 
 
 class _KernelMetric(_Metric):
