@@ -237,3 +237,16 @@ def test_width_convergence_decomposes_each_kernel_once_for_all_targets():
     for j, row in enumerate(report.limit):
         old, _ = _old_route(K, Y[:, j], 1e-3)
         assert row["norm"] == pytest.approx(old.norm, rel=1e-6) and row["status"] == "optimal"
+
+
+@pytest.mark.parametrize("eps", [1e-3, "gcv"])
+def test_infinite_width_weights_equal_repeated_rows(eps):
+    # integer weights (zeros included) = rows removed / repeated; eps="gcv" goes through the feature-factor path
+    X, y, _, _ = _kernel_data(n=40)
+    w = np.random.default_rng(3).integers(0, 3, 40).astype(float)
+    keep = np.repeat(np.arange(40), w.astype(int))
+    kw = dict(eps=eps, fit_intercept=True, offset_scale=50.0)
+    weighted = KernelRegimeRegressor("inf", **kw).fit(X, y, sample_weight=w)
+    repeated = KernelRegimeRegressor("inf", **kw).fit(X[keep], y[keep])
+    Xt = np.random.default_rng(4).uniform(-1, 1, (30, 2))
+    assert np.max(np.abs(weighted.predict(Xt) - repeated.predict(Xt))) <= 1e-6

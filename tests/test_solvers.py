@@ -612,3 +612,14 @@ def test_solution_repr_is_short():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         solve(Phi, y, eps=0.1)  # optimal returns quietly
+
+
+def test_cvxpy_calling_a_feasible_squared_program_infeasible_falls_back_to_exact():
+    # a single tiny row: the least-squares c has norm ~2e11 and Clarabel reports "infeasible"; the floor says
+    # feasible, so the exact solver answers (before: SolverError status 'failed', e.g. in check_fit2d_1sample)
+    Phi = np.random.default_rng(0).standard_normal((1, 30)) * 1e-12
+    sol = solve(Phi, np.array([1.0]), "cvxpy", eps=0.0)
+    if sol.info["cvxpy_status"] in ("infeasible", "unbounded", "infeasible_inaccurate", "unbounded_inaccurate"):
+        assert sol.info["polished"] == "exact"
+    truth = np.linalg.pinv(Phi) @ np.array([1.0])
+    assert sol.status == "optimal" and _rel(sol.coef, truth) < 1e-10

@@ -254,8 +254,12 @@ class _KernelRegimeBase(OutputLayerEstimator):
         return {**state, "feature_map_": fmap, "coef_": sol.coef, "inactive_fraction_": fmap.inactive_fraction_}
 
     def _factorizable(self) -> bool:
-        """The exact solver without options that choose another decomposition: one factorisation can serve it."""
-        return self.solver == "exact" and not ({"decomposition", "max_memory"} & set(self.params_for("solver")))
+        """The exact solver at a given eps, without options that choose another decomposition: one factorisation serves it.
+
+        (eps chosen by a criterion goes through the cross-validation path on features, which builds its own.)
+        """
+        return (self.solver == "exact" and self._eps_search()[0] is None
+                and not ({"decomposition", "max_memory"} & set(self.params_for("solver"))))
 
     def _reusable_factorization(self, key: _FitKey) -> SpectralSolver | None:
         """The previous fit's factorisation, when ``warm_start`` and this fit has the same layer, data and weights."""

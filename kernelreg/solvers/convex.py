@@ -354,7 +354,10 @@ class MinNormProgram:
         }
         cvx_status = attempts[-1]["status"]
         if cvx_status in cp.settings.INF_OR_UNB:
-            raise self._infeasible(problem, cvx_status, attempts[-1]["solver"])
+            error = self._infeasible(problem, cvx_status, attempts[-1]["solver"])
+            if error.status == "failed" and self._polishable:  # feasible after all: the exact solver answers
+                return finish(self._polish(problem, start, info, f"CVXPY failed ({error})"), self._advice("inaccurate"))
+            raise error
         if var.value is None:
             tried = ", ".join(f"{a['solver']} -> {a['status'] or 'error: ' + str(a['error'])}" for a in attempts)
             raise SolverError(
@@ -375,7 +378,8 @@ class MinNormProgram:
         sol = self._package(problem, C, b, start, info, objective=float(program.value), limited=limited,
                             least_squares=eps == 0.0 and self.loss == "squared")
         if sol.status == "inaccurate" and not limited and self._polishable:
-            sol = self._polish(problem, sol, start)
+            sol = self._polish(problem, start, sol.info, f"CVXPY's answer was not certified ({sol.info.get('message', '')})",
+                               sol.certificate, sol.n_iter)
         elif self.loss != "squared" and self.norm == "l2" and not limited:
             sol = self._polish_margin(problem, sol, start, info)
         return finish(sol, self._advice(sol.status))
@@ -385,21 +389,22 @@ class MinNormProgram:
         """The exact solver solves the same program: squared loss, plain l2 norm."""
         return self.loss == "squared" and self.norm == "l2" and self.weights is None
 
-    def _polish(self, problem: Problem, rejected: Solution, start: float) -> Solution:
-        """Replace a rejected squared-loss l2 answer by the exact solver's certified answer at the same eps."""
+    def _polish(self, problem: Problem, start: float, info: dict[str, Any], why: str,
+                cvxpy_certificate: Certificate | None = None, n_iter: int = 0) -> Solution:
+        """Replace a rejected (or missing) squared-loss l2 answer by the exact solver's answer at the same eps."""
         from kernelreg.solvers._fallback import solve_exact
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             exact = solve_exact(problem)
-        info = dict(rejected.info)
+        info = dict(info)
         info.update(
             polished="exact",
-            cvxpy_certificate=rejected.certificate,
+            cvxpy_certificate=cvxpy_certificate,
             exact_info=exact.info,
             message=(
-                f"CVXPY's answer was not certified ({rejected.info.get('message', '')}); replaced by the exact "
-                "solver's answer at the same eps" + ("" if exact.status == "optimal" else f": {exact.info.get('message')}")
+                f"{why}; replaced by the exact solver's answer at the same eps"
+                + ("" if exact.status == "optimal" else f": {exact.info.get('message')}")
             ),
         )
         if exact.status == "optimal":
@@ -408,8 +413,8 @@ class MinNormProgram:
         if self.fit_intercept:
             info["intercept"] = exact.intercept
         return Solution(
-            method="cvxpy", n_iter=rejected.n_iter, time_s=perf_counter() - start, objective=exact.norm,
-            eps=rejected.eps, info=info, **exact_fields,
+            method="cvxpy", n_iter=n_iter, time_s=perf_counter() - start, objective=exact.norm,
+            eps=problem.eps_asked, info=info, **exact_fields,
         )
 
     def _package(
