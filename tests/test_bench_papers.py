@@ -1,0 +1,84 @@
+"""The paper suites' own machinery: stacked IAT networks, the Helmholtz PINN pieces, quick-run results that make sense."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from kernelreg import bench
+from kernelreg.bench._iat_stack import StackedNetwork, sum_of_column_mses
+from kernelreg.networks import MLP
+from kernelreg.training import train
+
+
+def _nets(activation: str, pairs, mesh_ratio: float = 4.0, dtype: str = "float64") -> list[MLP]:
+    """Small 2 → 5 × 3 → 1 networks, one per (input, output) basis pair (or per seed for a scalar activation)."""
+    out = []
+    for i, (p, q) in enumerate(pairs):
+        params = None if activation != "iat" else {"in_basis": p, "out_basis": q, "mesh_ratio": mesh_ratio}
+        out.append(MLP(2, [5, 5, 5], 1, activation=activation, activation_params=params, random_state=i, dtype=dtype))
+    return out
+
+
+X = torch.as_tensor(np.random.default_rng(0).uniform(-1, 1, (30, 2)))
+
+
+@pytest.mark.parametrize("activation, pairs", [
+    ("iat", [("fourier", "pwq"), ("rect", "rect"), ("pwl_w", "fourier")]),
+    ("tanh", [(None, None)] * 3),
+])
+def test_stacked_network_equals_each_network_alone(activation, pairs):
+    nets = _nets(activation, pairs)
+    stack = StackedNetwork.from_mlps(nets)
+    assert stack.n_nets == 3
+    with torch.no_grad():
+        got = stack(X)
+        want = torch.cat([net(X) for net in nets], dim=1)
+    # bmm against separate matmuls: the same products summed in another order
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_training_a_stack_is_training_each_network_alone():
+    nets = _nets("iat", [("fourier", "pwq"), ("pwl", "rect")])
+    y = torch.sin(3 * X[:, 0]) * X[:, 1]
+    stack = StackedNetwork.from_mlps(nets)
+    train(stack, X, y[:, None].expand(-1, 2), loss=sum_of_column_mses, lr=1e-2, max_epochs=25, restore_best=False)
+    for j, net in enumerate(nets):
+        train(net, X, y, lr=1e-2, max_epochs=25, restore_best=False)  # Adam on its own loss only
+        with torch.no_grad():
+            torch.testing.assert_close(stack(X)[:, j], net(X)[:, 0], rtol=1e-9, atol=1e-10)
+    copy = stack.copy_into(_nets("iat", [("fourier", "pwq")])[0], 0)
+    with torch.no_grad():
+        torch.testing.assert_close(copy(X)[:, 0], nets[0](X)[:, 0], rtol=1e-9, atol=1e-10)
+
+
+def test_stack_refuses_mixed_architectures_and_activations():
+    a = _nets("iat", [("fourier", "pwq")])[0]
+    with pytest.raises(ValueError, match="one mesh size per layer"):
+        StackedNetwork.from_mlps([a, _nets("iat", [("fourier", "pwq")], mesh_ratio=2.0)[0]])
+    with pytest.raises(ValueError, match="one kind of activation per layer"):
+        StackedNetwork.from_mlps([a, _nets("tanh", [(None, None)])[0]])
+    with pytest.raises(ValueError, match="one architecture"):
+        StackedNetwork.from_mlps([a, MLP(2, [5, 5], 1, activation="tanh", random_state=0)])
+    with pytest.raises(ValueError, match="at least one network"):
+        StackedNetwork.from_mlps([])
+    bn = MLP(2, [5], 1, activation="iat", activation_params={"batchnorm": True, "mesh_ratio": 2}, random_state=0)
+    with pytest.raises(ValueError, match="without BatchNorm"):
+        StackedNetwork.from_mlps([bn])
+
+
+def test_iat_quick_run_has_every_cell_kind_and_figure3_jumps_where_patterns_are_discrete(tmp_path):
+    summary = bench.run_suite("iat-bases", tmp_path, quick=True, progress=False)
+    kinds = {r["kind"] for r in summary.rows}
+    assert kinds == {"row", "scalar", "mesh", "fig3"} and not summary.failed
+    fig3 = sorted((r for r in summary.rows if r["kind"] == "fig3"), key=lambda r: r["mesh"])
+    # the trained (coupled) network is continuous; the decoupled one jumps where a coarse pattern changes
+    spacing = 2 / (bench.get_suite("iat-bases").settings(True)["fig3"]["grid"] - 1)
+    assert all(r["max_jump"] < 50 * spacing for r in fig3)
+    assert fig3[0]["decoupled_max_jump"] > 10 * fig3[0]["max_jump"]
+    rows = [r for r in summary.rows if r["kind"] == "row"]
+    assert all(r["runs"] == 2 and len(r["values"]) == 2 for r in rows)
+    assert "Figure 3" in summary.report_path.read_text() and "Figure 6" in summary.report_path.read_text()
