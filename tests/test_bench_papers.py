@@ -82,3 +82,52 @@ def test_iat_quick_run_has_every_cell_kind_and_figure3_jumps_where_patterns_are_
     rows = [r for r in summary.rows if r["kind"] == "row"]
     assert all(r["runs"] == 2 and len(r["values"]) == 2 for r in rows)
     assert "Figure 3" in summary.report_path.read_text() and "Figure 6" in summary.report_path.read_text()
+
+
+# ---- the Helmholtz PINN pieces ----------------------------------------------------------------------
+class _Exact(torch.nn.Module):
+    """u = sin(aπx)·sin(bπy) as a module (a dummy parameter so train-like code finds a dtype)."""
+
+    def __init__(self, a: float, b: float) -> None:
+        super().__init__()
+        self.a, self.b = a, b
+        self.dummy = torch.nn.Parameter(torch.zeros((), dtype=torch.float64))
+
+    def forward(self, xy: torch.Tensor) -> torch.Tensor:
+        return (torch.sin(self.a * math.pi * xy[:, :1]) * torch.sin(self.b * math.pi * xy[:, 1:]) + self.dummy)
+
+
+@pytest.mark.parametrize("a, b", [(1.0, 4.0), (5.0, 10.0)])
+def test_pinn_residual_of_the_exact_solution_is_the_forcing(a, b):
+    from kernelreg.bench._helmholtz import HelmholtzProblem, PINNResidual
+
+    prob = HelmholtzProblem(a, b, n_residual=50, n_boundary=20, random_state=3)
+    assert np.allclose(np.abs(prob.boundary).max(axis=1), 1.0)  # boundary points lie on the square's edges
+    assert np.all(np.abs(prob.interior) <= 1.0)
+    X, y = prob.training_data()
+    module = PINNResidual(_Exact(a, b), prob.k, 50, 20)
+    out = module(torch.as_tensor(X))[:, 0].detach().numpy()
+    # autograd's u_xx + u_yy + k²u of the exact solution is the forcing; boundary rows are u itself
+    np.testing.assert_allclose(out, y, rtol=1e-9, atol=1e-9 * np.abs(y).max())
+    # and the plain MSE of the scaled rows is mean(residual error²) + mean(boundary error²): errors 2 and 3
+    shifted = out + np.r_[np.full(50, 2.0 * math.sqrt(70 / 50)), np.full(20, 3.0 * math.sqrt(70 / 20))]
+    assert np.mean((shifted - y) ** 2) == pytest.approx(4.0 + 9.0)
+
+
+def test_switch_from_rowdy_keeps_the_base_branch_and_drops_the_sinusoids():
+    from kernelreg.bench._helmholtz import switch_rowdy_to_laaf
+
+    rowdy = MLP(2, [6, 6], 1, activation="rowdy", activation_params={"base": "tanh", "K": 5, "n": 10.0},
+                random_state=0)
+    with torch.no_grad():
+        for b in rowdy.blocks:
+            b.activation.alpha.fill_(0.05)
+            b.activation.omega[0] *= 1.3
+    laaf = switch_rowdy_to_laaf(rowdy, MLP(2, [6, 6], 1, activation="laaf",
+                                           activation_params={"base": "tanh", "n": 10.0}, random_state=1))
+    with torch.no_grad():
+        for b in rowdy.blocks:
+            b.activation.alpha.zero_()  # Rowdy without its branches: φ₁(nω₁z)
+        torch.testing.assert_close(laaf(X), rowdy(X), rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="needs one n"):
+        switch_rowdy_to_laaf(rowdy, MLP(2, [6, 6], 1, activation="laaf", activation_params={"n": 2.0}))
