@@ -26,7 +26,7 @@ FINITE = {
     "gd-vs-convex": (lambda r: True, ["rel_error_mean", "time_s_median", "exact_time_s_median", "mse_median"]),
     "spectral-targets": (lambda r: True, ["train_mse", "test_mse", "grid_mse", "paper_test_mse"]),
     "compositional": (lambda r: r["table"] == "protocol", ["min", "mean", "median"]),
-    "iat-bases": (lambda r: True, ["value", "train_mse", "time_s"]),
+    "iat-bases": (lambda r: r["kind"] != "fig3", ["value", "best", "ms_per_net_epoch"]),
     "rowdy": (lambda r: r["table"] == "regression", ["final_loss", "test_mse", "normalised_time"]),
     "warmup-freeze": (lambda r: True, ["adaptive_test_acc", "warmup_test_acc", "kernel_test_acc", "auc_final",
                                        "w2_first_epoch", "delta_median_final"]),
