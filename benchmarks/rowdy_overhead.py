@@ -31,7 +31,8 @@ Rowdy's cost is measured only here.
 
 Usage::
 
-    python benchmarks/rowdy_overhead.py [--quick] [--rounds 9] [--threads 1] [--no-compile] [--out rowdy_overhead.json]
+    python benchmarks/rowdy_overhead.py [--quick] [--rounds 9] [--threads 1] [--no-compile] [--setup NAME ...]
+                                        [--out rowdy_overhead.json]
 """
 
 from __future__ import annotations
@@ -173,12 +174,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile variants")
+    parser.add_argument("--setup", action="append", choices=list(SETUPS), help="only these setups (repeatable)")
     parser.add_argument("--out", type=Path, default=None, help="write the records as JSON here")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     rounds = 3 if args.quick else args.rounds
     records = []
     for setup_name, setup in SETUPS.items():
+        if args.setup and setup_name not in args.setup:
+            continue
         setup = dict(setup)
         if args.quick:
             setup["steps"] = max(1, setup["steps"] // 10)

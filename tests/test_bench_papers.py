@@ -131,3 +131,38 @@ def test_switch_from_rowdy_keeps_the_base_branch_and_drops_the_sinusoids():
         torch.testing.assert_close(laaf(X), rowdy(X), rtol=1e-12, atol=1e-12)
     with pytest.raises(ValueError, match="needs one n"):
         switch_rowdy_to_laaf(rowdy, MLP(2, [6, 6], 1, activation="laaf", activation_params={"n": 2.0}))
+
+
+# ---- resumable trainings ----------------------------------------------------------------------------
+def test_an_interrupted_resumable_training_continues_to_the_uninterrupted_result(tmp_path):
+    from kernelreg.bench._resume import clear_checkpoints, train_resumable
+    from kernelreg.training import Callback
+
+    y = torch.sin(3 * X[:, 0])
+    cosine = lambda e: 0.5 * (1 + math.cos(math.pi * e / 60))  # noqa: E731
+
+    class Interrupt(Callback):
+        def on_epoch_end(self, trainer, epoch, **kwargs):
+            if epoch == 37:
+                raise KeyboardInterrupt
+
+    clean = MLP(2, [8, 8], 1, activation="tanh", random_state=0)
+    ref = train_resumable(clean, X, y, path=tmp_path / "clean.pt", tag="t", epochs=60, lr=1e-2, factor=cosine,
+                          save_every=10)
+    net = MLP(2, [8, 8], 1, activation="tanh", random_state=0)
+    with pytest.raises(KeyboardInterrupt):
+        train_resumable(net, X, y, path=tmp_path / "cell_a.pt", tag="t", epochs=60, lr=1e-2, factor=cosine,
+                        save_every=10, callbacks=[Interrupt()])
+    fresh = MLP(2, [8, 8], 1, activation="tanh", random_state=0)  # a new process would start from scratch
+    out = train_resumable(fresh, X, y, path=tmp_path / "cell_a.pt", tag="t", epochs=60, lr=1e-2, factor=cosine,
+                          save_every=10)
+    assert out["resumed_from"] == 30 and len(out["curve"]) == len(ref["curve"]) == 60
+    # the same steps from the same saved state: equal to rounding (same operations)
+    np.testing.assert_allclose(out["curve"], ref["curve"], rtol=1e-12)
+    with torch.no_grad():
+        torch.testing.assert_close(fresh(X), clean(X), rtol=1e-12, atol=1e-14)
+    other = MLP(2, [8, 8], 1, activation="tanh", random_state=0)  # another tag: the checkpoint is not used
+    assert train_resumable(other, X, y, path=tmp_path / "cell_a.pt", tag="u", epochs=5, lr=1e-2,
+                           factor=cosine)["resumed_from"] == 0
+    clear_checkpoints(tmp_path, "cell_a")
+    assert not (tmp_path / "cell_a.pt").exists() and (tmp_path / "clean.pt").exists()

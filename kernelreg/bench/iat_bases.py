@@ -31,20 +31,24 @@ PyTorch's default initialisation, float32, no BatchNorm.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from kernelreg.bench import _iat_stack, _resume
 from kernelreg.bench._common import cell_seed, stats
 from kernelreg.bench._iat_stack import StackedNetwork, sum_of_column_mses
 from kernelreg.bench._plots import new_figure, save_figure
+from kernelreg.bench._resume import clear_checkpoints, train_resumable
 from kernelreg.bench._runner import Cell, CellResult, RunContext, Suite, fmt, markdown_table
 from kernelreg.datasets import load_iat_highfreq, load_iat_memorization
 from kernelreg.layers import DecoupledIATNetwork
 from kernelreg.networks import MLP
-from kernelreg.training import train
 
 __all__ = ["IATBasesSuite", "PAPER_TABLE2", "PAPER_TABLE3", "BASES"]
 
@@ -162,9 +166,10 @@ class IATBasesSuite(Suite):
         stack = StackedNetwork.from_mlps(nets)
         X = torch.as_tensor(data.X_train, dtype=getattr(torch, s["dtype"]))
         Y = torch.as_tensor(data.y_train, dtype=X.dtype)[:, None].expand(-1, len(nets))
-        res = train(stack, X, Y, loss=sum_of_column_mses, lr=s["lr"], max_epochs=s["epochs"], schedule="cosine",
-                    restore_best=False, on_divergence="restore", random_state=cell_seed(ctx.seed, 13),
-                    device=ctx.device)
+        res = train_resumable(stack, X, Y, path=_partial(ctx, cell.key), tag=_tag(cell, ctx), epochs=s["epochs"],
+                              lr=s["lr"], factor=_cosine(s["epochs"]), loss=sum_of_column_mses,
+                              on_divergence="restore", random_state=cell_seed(ctx.seed, 13), device=ctx.device)
+        clear_checkpoints(ctx.out_dir / "partial", cell.key)
         with torch.no_grad():
             pred = stack(X.to(next(stack.parameters()).device)).cpu().double().numpy()
         y = data.y_train
@@ -175,11 +180,12 @@ class IATBasesSuite(Suite):
             if task == "memorization":
                 rec["accuracy"] = float(np.mean(np.sign(pred[:, j]) == y) * 100.0)
             out_members.append(rec)
-        every = max(1, len(res.history) // 100)
-        return {"members": out_members, "stop_reason": res.stop_reason, "epochs": res.n_epochs,
-                "time_s": res.time_s, "n_nets": len(nets), "n_mesh": _mesh(cell, s),
-                "ms_per_net_epoch": 1e3 * res.time_s / max(1, res.n_epochs * len(nets)),
-                "curve": [h["train_loss"] / len(nets) for h in res.history[::every]]}
+        curve = res["curve"]
+        every = max(1, len(curve) // 100)
+        return {"members": out_members, "stop_reason": res["stop_reason"], "epochs": len(curve),
+                "time_s": res["time_s"], "n_nets": len(nets), "n_mesh": _mesh(cell, s),
+                "ms_per_net_epoch": 1e3 * res["time_s"] / max(1, len(curve) * len(nets)),
+                "curve": [v / len(nets) for v in curve[::every]]}
 
     def _mlp(self, cell: Cell, member: dict, ctx: RunContext) -> MLP:
         """One network of a cell, seeded by its (task, basis pair or activation, run)."""
@@ -204,28 +210,29 @@ class IATBasesSuite(Suite):
         seed = cell_seed(ctx.seed, 30)
         params = {"in_basis": "fourier", "out_basis": "pwq", "mesh_ratio": M / width}
         net = MLP(1, [width, width], 1, activation="iat", activation_params=params, random_state=seed)
-        res = train(net, x, y, lr=f3["lr"], max_epochs=f3["epochs"], schedule="cosine", restore_best=False,
-                    random_state=seed)
+        common = dict(tag=_tag(cell, ctx), epochs=f3["epochs"], lr=f3["lr"], factor=_cosine(f3["epochs"]),
+                      random_state=seed)
+        res = train_resumable(net, x, y, path=_partial(ctx, f"{cell.key}_coupled"), **common)
         dec = DecoupledIATNetwork(1, [width, width], 1, "fourier", "pwq", mesh_ratio=M / width, mode="discrete",
                                   tie_weights=False, random_state=cell_seed(ctx.seed, 31))
         dec.transfer_patterns(net)
         dec.freeze_patterns()
-        res_dec = train(dec, x, y, lr=f3["lr"], max_epochs=f3["epochs"], schedule="cosine", restore_best=False,
-                        random_state=seed)
+        res_dec = train_resumable(dec, x, y, path=_partial(ctx, f"{cell.key}_decoupled"), **common)
+        clear_checkpoints(ctx.out_dir / "partial", cell.key)
         grid = torch.linspace(-1.0, 1.0, f3["grid"], dtype=torch.float64)[:, None]
         with torch.no_grad():
             fit, fit_dec = net(grid)[:, 0].numpy(), dec(grid)[:, 0].numpy()
             patterns, changes = _patterns(net, torch.linspace(-1.0, 1.0, _PATTERN_GRID, dtype=torch.float64)[:, None])
         target = np.sin(2 * np.pi * grid[:, 0].numpy())
         step = max(1, f3["grid"] // 800)
-        return {"mesh": M, "train_mse": res.history[-1]["train_loss"], "decoupled_train_mse":
-                res_dec.history[-1]["train_loss"], "grid_mse": float(np.mean((fit - target) ** 2)),
+        return {"mesh": M, "train_mse": res["curve"][-1], "decoupled_train_mse": res_dec["curve"][-1],
+                "grid_mse": float(np.mean((fit - target) ** 2)),
                 "decoupled_grid_mse": float(np.mean((fit_dec - target) ** 2)),
                 "max_jump": float(np.max(np.abs(np.diff(fit)))), "decoupled_max_jump":
                 float(np.max(np.abs(np.diff(fit_dec)))), "grid_spacing": 2.0 / (f3["grid"] - 1),
                 "pattern_changes": changes, "x": grid[::step, 0].tolist(), "fit": fit[::step].tolist(),
                 "fit_decoupled": fit_dec[::step].tolist(), "x_train": x[:, 0].tolist(), "y_train": y.tolist(),
-                "patterns": [p.tolist() for p in patterns], "time_s": res.time_s + res_dec.time_s}
+                "patterns": [p.tolist() for p in patterns], "time_s": res["time_s"] + res_dec["time_s"]}
 
     # ---- tables -------------------------------------------------------------------------------
     def rows(self, cells: list[CellResult], ctx: RunContext) -> list[dict]:
@@ -438,6 +445,24 @@ class IATBasesSuite(Suite):
                     ax.tick_params(labelsize=9)
             paths.append(save_figure(fig, ctx.fig_dir / "fig3_patterns.png"))
         return paths
+
+
+def _cosine(epochs: int):
+    """Cosine decay of the learning rate to 0 over ``epochs`` (torch's CosineAnnealingLR in closed form)."""
+    return lambda e: 0.5 * (1.0 + math.cos(math.pi * e / epochs))
+
+
+def _partial(ctx: RunContext, name: str) -> Path:
+    """Where a cell's training checkpoints go while it runs."""
+    return ctx.out_dir / "partial" / f"{name}.pt"
+
+
+def _tag(cell: Cell, ctx: RunContext) -> str:
+    """What a cell computes (settings, parameters, seed, device and this suite's code): a checkpoint's identity."""
+    code = b"".join(Path(m.__file__).read_bytes() for m in (sys.modules[__name__], _iat_stack, _resume))
+    blob = json.dumps({"settings": ctx.settings, "params": cell.params, "seed": ctx.seed, "device": ctx.device},
+                      sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob + code).hexdigest()
 
 
 def _mesh(cell: Cell, s: dict) -> int:
