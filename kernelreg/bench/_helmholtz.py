@@ -103,13 +103,26 @@ class PINNResidual(nn.Module):
 
 
 class ErrorRecorder(Callback):
-    """Relative L2 error ‖u − u_exact‖ / ‖u_exact‖ on a test grid every ``every`` epochs (and at the start)."""
+    """Relative L2 error ‖u − u_exact‖ / ‖u_exact‖ on a test grid every ``every`` iterations (and at the start).
 
-    def __init__(self, net: nn.Module, xy: np.ndarray, exact: np.ndarray, every: int, offset: int = 0) -> None:
-        self.net, self.every, self.offset = net, max(1, int(every)), int(offset)
+    It counts the iterations it has seen itself (over several trainings, e.g. before and after the
+    Rowdy → L-LAAF switch, and across resumed ones: ``state`` / ``load``).
+    """
+
+    def __init__(self, net: nn.Module, xy: np.ndarray, exact: np.ndarray, every: int) -> None:
+        self.net, self.every = net, max(1, int(every))
         self.xy, self.exact = xy, exact
+        self.count = 0
         self.epochs: list[int] = []
         self.errors: list[float] = []
+
+    def state(self) -> dict:
+        """What a resumed training needs to continue the record."""
+        return {"count": self.count, "epochs": list(self.epochs), "errors": list(self.errors)}
+
+    def load(self, state: dict) -> None:
+        """Continue from :meth:`state`."""
+        self.count, self.epochs, self.errors = int(state["count"]), list(state["epochs"]), list(state["errors"])
 
     def error(self) -> float:
         """The current relative L2 error."""
@@ -120,12 +133,13 @@ class ErrorRecorder(Callback):
 
     def on_train_begin(self, trainer, **kwargs) -> None:
         if not self.epochs:
-            self.epochs.append(self.offset)
+            self.epochs.append(0)
             self.errors.append(self.error())
 
     def on_epoch_end(self, trainer, epoch: int, **kwargs) -> None:
-        if epoch % self.every == 0:
-            self.epochs.append(self.offset + epoch)
+        self.count += 1
+        if self.count % self.every == 0:
+            self.epochs.append(self.count)
             self.errors.append(self.error())
 
 

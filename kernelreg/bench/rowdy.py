@@ -34,15 +34,20 @@ by ``benchmarks/rowdy_overhead.py``.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from kernelreg.bench import _helmholtz, _resume
 from kernelreg.bench._common import cell_seed, stats
 from kernelreg.bench._helmholtz import ErrorRecorder, HelmholtzProblem, PINNResidual, switch_rowdy_to_laaf
 from kernelreg.bench._plots import new_figure, save_figure
+from kernelreg.bench._resume import clear_checkpoints, train_resumable
 from kernelreg.bench._runner import Cell, CellResult, RunContext, Suite, markdown_table
 from kernelreg.datasets import load_rowdy_discontinuous, load_rowdy_sine, load_two_circles, load_two_moons
 from kernelreg.diagnostics import count_activation_patterns_2d
@@ -271,25 +276,29 @@ class RowdySuite(Suite):
         net = network(first)
         stages = [(net, spec["switch"] if method == "rowdy5_to_laaf" else spec["iterations"])]
         recorder = ErrorRecorder(net, xy_test, u_test, h["record_every"])
+        tag = _tag(cell, ctx)
         losses: list[float] = []
         times: list[float] = []
         for k, (module, iterations) in enumerate(stages):
-            res = train(PINNResidual(module, problem.k, spec["n_residual"], spec["n_boundary"]), X, y, lr=spec["lr"],
-                        max_epochs=iterations, restore_best=False, on_divergence="restore", callbacks=[recorder],
-                        random_state=seed, device=ctx.device)
-            losses += [e["train_loss"] for e in res.history]
-            times.append(_step_ms(res))
+            res = train_resumable(PINNResidual(module, problem.k, spec["n_residual"], spec["n_boundary"]), X, y,
+                                  path=ctx.out_dir / "partial" / f"{cell.key}_stage{k}.pt", tag=tag, epochs=iterations,
+                                  lr=spec["lr"], factor=lambda e: 1.0, save_every=h["record_every"], extra=recorder,
+                                  callbacks=[recorder], on_divergence="restore", random_state=seed,
+                                  device=ctx.device)
+            losses += res["curve"]
+            times.append(1e3 * res["time_s"] / max(1, len(res["curve"])))
             if method == "rowdy5_to_laaf" and k == 0:
                 laaf = switch_rowdy_to_laaf(module, network("laaf"))
-                recorder.net, recorder.offset = laaf, len(losses)
+                recorder.net = laaf
                 stages.append((laaf, spec["iterations"] - spec["switch"]))
+        clear_checkpoints(ctx.out_dir / "partial", cell.key)
         arr = np.asarray(losses, dtype=float)
         idx = np.unique(np.concatenate([np.geomspace(1, len(arr), min(200, len(arr))).astype(int) - 1,
                                         [len(arr) - 1]]))
         return {"final_loss": float(arr[-1]), "best_loss": float(np.nanmin(arr)), "final_error": recorder.errors[-1],
                 "best_error": float(np.nanmin(recorder.errors)), "loss_epoch": (idx + 1).tolist(),
                 "loss": arr[idx].tolist(), "error_epoch": recorder.epochs, "error": recorder.errors,
-                "stop_reason": res.stop_reason, "time_per_step_ms": float(np.mean(times)), "iterations": len(arr),
+                "stop_reason": res["stop_reason"], "time_per_step_ms": float(np.mean(times)), "iterations": len(arr),
                 "switch": spec["switch"] if method == "rowdy5_to_laaf" else None}
 
     def rows(self, cells: list[CellResult], ctx: RunContext) -> list[dict]:
@@ -530,6 +539,14 @@ def _step_ms(res) -> float:
 def _group(c: CellResult) -> str:
     """The regression task a cell belongs to."""
     return "discontinuous" if c.params["task"] == "discontinuous" else f"sin({c.params['m']:g}πx)"
+
+
+def _tag(cell: Cell, ctx: RunContext) -> str:
+    """What a cell computes (settings, parameters, seed, device and the code it runs): a checkpoint's identity."""
+    code = b"".join(Path(m.__file__).read_bytes() for m in (sys.modules[__name__], _helmholtz, _resume))
+    blob = json.dumps({"settings": ctx.settings, "params": cell.params, "seed": ctx.seed, "device": ctx.device},
+                      sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob + code).hexdigest()
 
 
 def _label(c: CellResult) -> str:
