@@ -110,9 +110,9 @@ class IATBasesSuite(Suite):
                              "grid": 801}}
         return {"tasks": list(_TASKS), "bases": list(BASES), "first_row": "fourier",
                 "scalars": list(_SCALARS), "resolution": 50, "k": 2.0, "depth": 10, "width": 10, "mesh": 500,
-                "epochs": 2000, "lr": 5e-3, "n_runs": 3, "dtype": "float32",
+                "epochs": 1000, "lr": 5e-3, "n_runs": 3, "dtype": "float32",
                 "mesh_ratios": [1, 2, 5, 10, 20, 50], "mesh_runs": 10, "cpu_stack": 1,
-                "fig3": {"meshes": [10, 20, 10000], "width": 10, "n_points": 200, "epochs": 3000, "lr": 5e-3,
+                "fig3": {"meshes": [10, 20, 10000], "width": 10, "n_points": 200, "epochs": 2000, "lr": 5e-3,
                          "grid": 20001}}
 
     def cells(self, ctx: RunContext) -> list[Cell]:

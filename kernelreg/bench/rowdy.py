@@ -140,10 +140,10 @@ class RowdySuite(Suite):
                                 "batch_size": 64, "lr": 1e-3, "momentum": 0.8, "weight_decay": 1e-4},
                 "helmholtz": {"methods": ["fixed", "laaf", "rowdy5", "rowdy5_to_laaf"], "record_every": 50,
                               "cases": {"low": {"a": 1.0, "b": 4.0, "layers": [30, 30, 30], "n_residual": 6000,
-                                                "n_boundary": 300, "lr": 8e-3, "iterations": 1500, "switch": 500,
+                                                "n_boundary": 300, "lr": 8e-3, "iterations": 600, "switch": 200,
                                                 "seeds": 1, "test_resolution": 101},
                                         "high": {"a": 5.0, "b": 10.0, "layers": [60, 60, 60], "n_residual": 10000,
-                                                 "n_boundary": 400, "lr": 9e-5, "iterations": 500, "switch": None,
+                                                 "n_boundary": 400, "lr": 9e-5, "iterations": 200, "switch": None,
                                                  "seeds": 1, "test_resolution": 101}}},
                 "pattern_resolution": 200}
 
