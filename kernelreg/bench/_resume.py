@@ -12,6 +12,7 @@ next call with the same ``tag`` continues from there: the result equals an unint
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,9 +28,10 @@ __all__ = ["train_resumable", "clear_checkpoints"]
 class _Saver(Callback):
     """Checkpoint every ``every`` epochs: weights, Adam state, epochs done, curve, time and the extra state."""
 
-    def __init__(self, path: Path, tag: str, start: int, curve: list[float], time_s: float, every: int,
-                 extra: Any) -> None:
+    def __init__(self, path: Path, tag: str, start: int, curve: list[float], time_s: float, cpu_s: float,
+                 every: int, extra: Any) -> None:
         self.path, self.tag, self.start, self.curve, self.time_s = path, tag, start, curve, time_s
+        self.cpu_s, self.cpu_start = cpu_s, time.process_time()
         self.every, self.extra = max(1, int(every)), extra
 
     def state(self, trainer, epoch: int) -> dict:
@@ -39,6 +41,7 @@ class _Saver(Callback):
                 "optimizer": trainer.optimizer.state_dict(),
                 "curve": self.curve + [h["train_loss"] for h in history],
                 "time_s": self.time_s + (history[-1]["time_s"] if history else 0.0),
+                "cpu_s": self.cpu_s + time.process_time() - self.cpu_start,
                 "extra": self.extra.state() if self.extra is not None else None}
 
     def on_epoch_end(self, trainer, epoch: int, **kwargs) -> None:
@@ -96,21 +99,22 @@ def train_resumable(
     Returns
     -------
     dict
-        ``curve`` (the training loss of every step), ``time_s`` (training time over all calls),
-        ``stop_reason``, ``resumed_from`` (the epoch this call started at).
+        ``curve`` (the training loss of every step), ``time_s`` (training wall time over all
+        calls), ``cpu_s`` (CPU time of this process over all calls: what the training costs on a
+        shared machine), ``stop_reason``, ``resumed_from`` (the epoch this call started at).
     """
     path = Path(path)
-    start, opt_state, curve, time_s = 0, None, [], 0.0
+    start, opt_state, curve, time_s, cpu_s = 0, None, [], 0.0, 0.0
     if path.is_file():
         saved = torch.load(path, weights_only=True)
         if saved.get("tag") == tag:
             module.load_state_dict(saved["model"])
             start, opt_state = int(saved["epoch"]), saved["optimizer"]
-            curve, time_s = list(saved["curve"]), float(saved["time_s"])
+            curve, time_s, cpu_s = list(saved["curve"]), float(saved["time_s"]), float(saved.get("cpu_s", 0.0))
             if extra is not None and saved.get("extra") is not None:
                 extra.load(saved["extra"])
     if start >= epochs:
-        return {"curve": curve, "time_s": time_s, "stop_reason": "max_epochs", "resumed_from": start}
+        return {"curve": curve, "time_s": time_s, "cpu_s": cpu_s, "stop_reason": "max_epochs", "resumed_from": start}
 
     def adam(groups, lr, **kwargs):
         opt = torch.optim.Adam(groups, lr=lr, **kwargs)
@@ -118,16 +122,17 @@ def train_resumable(
             opt.load_state_dict(opt_state)
         return opt
 
-    saver = _Saver(path, tag, start, curve, time_s, save_every, extra)
+    saver = _Saver(path, tag, start, curve, time_s, cpu_s, save_every, extra)
     res = train(module, X, y, optimizer=adam, lr=lr, max_epochs=epochs - start, restore_best=False,
                 schedule=lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, lambda e: factor(e + start)),
                 callbacks=[saver, *callbacks], **train_kwargs)
     done = {"tag": tag, "epoch": epochs, "model": module.state_dict(), "optimizer": {},
             "curve": curve + [h["train_loss"] for h in res.history], "time_s": time_s + res.time_s,
-            "extra": extra.state() if extra is not None else None}
+            "cpu_s": cpu_s + time.process_time() - saver.cpu_start, "extra": extra.state() if extra is not None else None}
     if res.stop_reason == "max_epochs":
         _save(path, done)
-    return {"curve": done["curve"], "time_s": done["time_s"], "stop_reason": res.stop_reason, "resumed_from": start}
+    return {"curve": done["curve"], "time_s": done["time_s"], "cpu_s": done["cpu_s"], "stop_reason": res.stop_reason,
+            "resumed_from": start}
 
 
 def clear_checkpoints(folder: str | os.PathLike, prefix: str) -> None:

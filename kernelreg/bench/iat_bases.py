@@ -184,7 +184,7 @@ class IATBasesSuite(Suite):
         every = max(1, len(curve) // 100)
         return {"members": out_members, "stop_reason": res["stop_reason"], "epochs": len(curve),
                 "time_s": res["time_s"], "n_nets": len(nets), "n_mesh": _mesh(cell, s),
-                "ms_per_net_epoch": 1e3 * res["time_s"] / max(1, len(curve) * len(nets)),
+                "ms_per_net_epoch": 1e3 * res.get("cpu_s", res["time_s"]) / max(1, len(curve) * len(nets)),
                 "curve": [v / len(nets) for v in curve[::every]]}
 
     def _mlp(self, cell: Cell, member: dict, ctx: RunContext) -> MLP:
@@ -365,7 +365,8 @@ class IATBasesSuite(Suite):
         rate_ref = medians[m_ref]
         missing = [c for c in self.cells(ctx) if c.key not in done and c.params["kind"] != "fig3"]
         listed = ", ".join(f"{'scalar' if m == 0 else f'M = {m}'}: {r:.1f}" for m, r in medians.items())
-        text = f"Measured cost per network-epoch (median over cells; {listed} ms) on this machine."
+        text = (f"Measured cost per network-epoch (CPU time of the training, median over cells; {listed} ms; "
+                "one thread) on this machine.")
         if not missing:
             return text
         net_epochs = sum(len(c.params["members"]) * s["epochs"] * max(_mesh(c, s), 20) / m_ref for c in missing)
