@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 
 import numpy as np
 import torch
@@ -69,10 +70,21 @@ def to_numpy64(tensor: torch.Tensor) -> np.ndarray:
 
 
 def as_tensor(array, device: torch.device, dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    """Bring a numpy array (or tensor) onto ``device`` with ``dtype`` without an extra host copy."""
+    """Bring a numpy array (or tensor) onto ``device`` with ``dtype``, copying only when it must.
+
+    A tensor already on ``device`` in ``dtype`` is returned as it is (same storage: no host round
+    trip, no copy); a CPU numpy array of ``dtype`` is viewed, not copied (read-only arrays too:
+    the callers only read). Anything else is converted once, on ``device``.
+    """
     if isinstance(array, torch.Tensor):
-        return array.to(device=device, dtype=dtype)
-    return torch.as_tensor(np.asarray(array), dtype=dtype, device=device)
+        return array if (array.device == device and array.dtype == dtype) else array.to(device=device, dtype=dtype)
+    array = np.asarray(array)
+    if any(stride < 0 for stride in array.strides):  # torch cannot view negative strides
+        array = np.ascontiguousarray(array)
+    with warnings.catch_warnings():  # read-only arrays: torch warns that writes would be undefined
+        warnings.simplefilter("ignore", UserWarning)
+        tensor = torch.from_numpy(array) if array.dtype.kind in "fiub" else torch.as_tensor(array)
+    return tensor if (tensor.device == device and tensor.dtype == dtype) else tensor.to(device=device, dtype=dtype)
 
 
 def seed_generator(rng: np.random.RandomState) -> torch.Generator:

@@ -13,23 +13,30 @@ Conventions (see ``research/spectral.md`` §3, Table I of Sahs et al., arXiv:250
 * Activation factor of the kernel-regime penalty ``P_σ(ω) = 1/|σ̂(ω)|²`` (``np.inf`` where
   σ̂ = 0). The full penalty of Eq. (8) is ``‖k‖^{d-1} P_σ(‖k‖)``.
 * ``H`` is the Heaviside step with ``H(0) = 1/2`` (the value Fourier inversion gives).
+* One width for the Gaussian pair: ``erf(x/s)`` is the antiderivative of ``gaussian(s) =
+  e^{-(x/s)²}`` up to the factor ``2/(s√π)`` (the paper calls Erf the Gaussian's antiderivative);
+  the default ``s = 1`` keeps ``erf`` = ``torch.erf``. The G-function family of Eq. 11 has the
+  penalty ``e^{c|ω|^p}``: ``gfunction(p=1, c=2)`` is Cauchy/π, ``gfunction(p=2, c=1/2)`` is
+  ``gaussian()/√π``.
+* Every default the paper does not give (and the bench rows' and targets' constants) is listed
+  once, with its reason, in :data:`CHOSEN_CONSTANTS`.
 
 ================================  ==============================  ===================================
 name (parameters)                 σ(x)                            P_σ(ω) = 1/|σ̂(ω)|²
 ================================  ==============================  ===================================
 step                              H(x)                            ω²
 relu                              max(x, 0)                       ω⁴
-relu_power (p=2)                  max(x, 0)^p                     |ω|^{2p+2} / Γ(p+1)²
+relu_power (p=2), p > -1          max(x, 0)^p (0 for x ≤ 0)       |ω|^{2p+2} / Γ(p+1)²
 logistic (alias sigmoid)          1/(1+e^{-x})                    sinh²(πω)/π²
 logistic_bump                     s(x)(1-s(x)) = ¼sech²(x/2)      sinh²(πω)/(πω)²
 softplus                          log(1+e^x)                      ω² sinh²(πω)/π²
 power_softplus (k=2)              -Li_k(-e^x), integer k ≥ 0      ω^{2k} sinh²(πω)/π²
 atan                              arctan x                        ω² e^{2|ω|}/π²
-erf                               erf x                           ω² e^{ω²/2}/4
+erf (s=1.0)                       erf(x/s)                        ω² e^{s²ω²/2}/4
 tanh                              tanh x                          sinh²(πω/2)/π²
-gaussian                          e^{-x²/2}                       e^{ω²}/(2π)
+gaussian (s=1.0)                  e^{-(x/s)²} = (√π/2s)·erf′      e^{s²ω²/2}/(πs²)
 cauchy                            1/(1+x²)                        e^{2|ω|}/π²
-gfunction (p=1.5)                 (1/π)∫₀^∞ cos(ωx) e^{-ω^p} dω   e^{2|ω|^p}
+gfunction (p=1.5, c=2.0)          (1/π)∫₀^∞cos(ωx)e^{-cω^p/2}dω   e^{c|ω|^p}
 satrelu                           relu(x) - relu(x-1)             ω⁴/(4 sin²(ω/2))
 wavepacket (s=1.0, w0=2.0)        e^{-x²/(2s²)} cos(w0 x)         1/|σ̂|², σ̂ = two Gaussians at ±w0
 rectangle                         H(x+½) - H(x-½)                 (ω/2)²/sin²(ω/2)
@@ -72,7 +79,7 @@ import numbers
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -80,7 +87,7 @@ import torch
 import torch.nn.functional as F
 from scipy import special
 
-__all__ = ["Activation", "available", "get", "register"]
+__all__ = ["Activation", "CHOSEN_CONSTANTS", "ChosenConstant", "available", "get", "register"]
 
 _PI = math.pi
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
@@ -317,6 +324,11 @@ def _check_value(spec_name: str, key: str, value: Any, constraint: str) -> Any:
         )
     if constraint == "positive" and not value > 0:
         raise ValueError(f"activation {spec_name!r}: parameter {key} must be > 0; got {value!r}.")
+    if constraint == "above_minus_one" and not value > -1:
+        raise ValueError(
+            f"activation {spec_name!r}: parameter {key} must be > -1 (x₊^{key} is not locally "
+            f"integrable at or below -1, so it has no Fourier transform); got {value!r}."
+        )
     if constraint == "nonnegative_int":
         if value < 0 or value != int(value):
             raise ValueError(
@@ -525,7 +537,7 @@ def _relu(x: torch.Tensor) -> torch.Tensor:
 
 
 def _relu_power(x: torch.Tensor, p: float) -> torch.Tensor:
-    """max(x, 0)**p, unnormalised; gradient 0 at x = 0 even for p < 1."""
+    """max(x, 0)**p for p > -1 (0 for x <= 0, also at x = 0 when p <= 0); gradient 0 at x = 0 even for p < 1."""
     positive = x > 0
     return torch.where(positive, torch.where(positive, x, 1.0) ** p, 0.0)
 
@@ -559,9 +571,9 @@ def _atan(x: torch.Tensor) -> torch.Tensor:
     return torch.atan(x)
 
 
-def _erf(x: torch.Tensor) -> torch.Tensor:
-    """erf x."""
-    return torch.erf(x)
+def _erf(x: torch.Tensor, s: float) -> torch.Tensor:
+    """erf(x/s): the antiderivative of gaussian(s) up to the factor 2/(s√π) (one width s for both)."""
+    return torch.erf(x / s)
 
 
 def _tanh(x: torch.Tensor) -> torch.Tensor:
@@ -569,8 +581,14 @@ def _tanh(x: torch.Tensor) -> torch.Tensor:
     return torch.tanh(x)
 
 
-def _gaussian(x: torch.Tensor) -> torch.Tensor:
-    """e^{-x²/2}."""
+def _gaussian(x: torch.Tensor, s: float) -> torch.Tensor:
+    """e^{-(x/s)²}, the derivative of erf(x/s) divided by 2/(s√π)."""
+    z = x / s
+    return torch.exp(-z * z)
+
+
+def _normal_bump(x: torch.Tensor) -> torch.Tensor:
+    """e^{-x²/2}: the envelope of wavepacket and the shape of dirac_approx (standard-normal width)."""
     return torch.exp(-0.5 * x * x)
 
 
@@ -596,7 +614,7 @@ def _cos(x: torch.Tensor) -> torch.Tensor:
 
 def _wavepacket(x: torch.Tensor, s: float, w0: float) -> torch.Tensor:
     """Gaussian envelope of width s times a carrier cos(w0 x)."""
-    return _gaussian(x / s) * _cos(w0 * x)
+    return _normal_bump(x / s) * _cos(w0 * x)
 
 
 def _rectangle(x: torch.Tensor) -> torch.Tensor:
@@ -646,7 +664,7 @@ def _log_abs(x: torch.Tensor) -> torch.Tensor:
 
 def _dirac_approx(x: torch.Tensor, h: float) -> torch.Tensor:
     """Normalised Gaussian of width h: a unit-mass approximation of δ."""
-    return _gaussian(x / h) / (h * _SQRT_2PI)
+    return _normal_bump(x / h) / (h * _SQRT_2PI)
 
 
 def _leaky_relu(x: torch.Tensor, negative_slope: float) -> torch.Tensor:
@@ -761,8 +779,14 @@ def _gfunction_rule(p: float) -> tuple[np.ndarray, ...]:
     return r[keep], amplitude[keep], phase[keep], theta, powers, coefs
 
 
-def _gfunction(x: torch.Tensor, p: float) -> torch.Tensor:
-    """σ_p by a fixed trapezoidal rule on a rotated contour (|x| <= 50) and its asymptotic series beyond."""
+def _gfunction(x: torch.Tensor, p: float, c: float) -> torch.Tensor:
+    """σ_{p,c}(x) = σ_p(x/λ)/λ with λ = (c/2)^{1/p}: the scale c of the penalty e^{c|ω|^p} is a dilation of σ_p."""
+    lam = (0.5 * c) ** (1.0 / p)  # exactly 1.0 for the default c = 2
+    return _gfunction_unit(x / lam, p) / lam
+
+
+def _gfunction_unit(x: torch.Tensor, p: float) -> torch.Tensor:
+    """σ_p (c = 2) by a fixed trapezoidal rule on a rotated contour (|x| <= 50) and its asymptotic series beyond."""
     nodes, amplitude, phase, theta, powers, coefs = _gfunction_rule(float(p))
     options = {"dtype": x.dtype, "device": x.device}
     ax = torch.abs(x)
@@ -893,24 +917,24 @@ def _atan_penalty(w: np.ndarray) -> np.ndarray:
     return (w / _PI) ** 2 * np.exp(2.0 * np.abs(w))
 
 
-def _erf_fourier(w: np.ndarray) -> np.ndarray:
-    """2e^{-ω²/4}/(iω)."""
-    return _complex(0.0, -2.0 * np.exp(-0.25 * w**2) / w)
+def _erf_fourier(w: np.ndarray, s: float) -> np.ndarray:
+    """2e^{-s²ω²/4}/(iω) (erf(x/s)′ = (2/(s√π)) gaussian(s), whose transform is 2e^{-s²ω²/4})."""
+    return _complex(0.0, -2.0 * np.exp(-0.25 * (s * w) ** 2) / w)
 
 
-def _erf_penalty(w: np.ndarray) -> np.ndarray:
-    """ω² e^{ω²/2}/4."""
-    return 0.25 * w**2 * np.exp(0.5 * w**2)
+def _erf_penalty(w: np.ndarray, s: float) -> np.ndarray:
+    """ω² e^{s²ω²/2}/4."""
+    return 0.25 * w**2 * np.exp(0.5 * (s * w) ** 2)
 
 
-def _gaussian_fourier(w: np.ndarray) -> np.ndarray:
-    """√(2π) e^{-ω²/2}."""
-    return _SQRT_2PI * np.exp(-0.5 * w**2) + 0j
+def _gaussian_fourier(w: np.ndarray, s: float) -> np.ndarray:
+    """s√π e^{-s²ω²/4}."""
+    return s * math.sqrt(_PI) * np.exp(-0.25 * (s * w) ** 2) + 0j
 
 
-def _gaussian_penalty(w: np.ndarray) -> np.ndarray:
-    """e^{ω²}/(2π)."""
-    return np.exp(w**2) / (2.0 * _PI)
+def _gaussian_penalty(w: np.ndarray, s: float) -> np.ndarray:
+    """e^{s²ω²/2}/(πs²)."""
+    return np.exp(0.5 * (s * w) ** 2) / (_PI * s * s)
 
 
 def _cauchy_fourier(w: np.ndarray) -> np.ndarray:
@@ -923,14 +947,14 @@ def _cauchy_penalty(w: np.ndarray) -> np.ndarray:
     return np.exp(2.0 * np.abs(w)) / _PI**2
 
 
-def _gfunction_fourier(w: np.ndarray, p: float) -> np.ndarray:
-    """e^{-|ω|^p} (σ_p is defined as its inverse transform)."""
-    return np.exp(-(np.abs(w) ** p)) + 0j
+def _gfunction_fourier(w: np.ndarray, p: float, c: float) -> np.ndarray:
+    """e^{-c|ω|^p/2} (σ_{p,c} is defined as its inverse transform)."""
+    return np.exp(-0.5 * c * np.abs(w) ** p) + 0j
 
 
-def _gfunction_penalty(w: np.ndarray, p: float) -> np.ndarray:
-    """e^{2|ω|^p}."""
-    return np.exp(2.0 * np.abs(w) ** p)
+def _gfunction_penalty(w: np.ndarray, p: float, c: float) -> np.ndarray:
+    """e^{c|ω|^p}: the family of Eq. 11 (Cauchy is p = 1, a Gaussian is p = 2)."""
+    return np.exp(c * np.abs(w) ** p)
 
 
 def _satrelu_fourier(w: np.ndarray) -> np.ndarray:
@@ -1100,10 +1124,11 @@ def _silu_penalty(w: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 _POS = "positive"
+_ABOVE_MINUS_ONE = "above_minus_one"
 _BUILTINS: tuple[_Spec, ...] = (
     _Spec("step", _step, fourier=_step_fourier, penalty=_step_penalty),
     _Spec("relu", _relu, fourier=_relu_fourier, penalty=_relu_penalty),
-    _Spec("relu_power", _relu_power, {"p": 2}, {"p": _POS}, _relu_power_fourier, _relu_power_penalty),
+    _Spec("relu_power", _relu_power, {"p": 2}, {"p": _ABOVE_MINUS_ONE}, _relu_power_fourier, _relu_power_penalty),
     _Spec("logistic", _logistic, fourier=_logistic_fourier, penalty=_logistic_penalty),
     _Spec("logistic_bump", _logistic_bump, fourier=_logistic_bump_fourier, penalty=_logistic_bump_penalty),
     _Spec("softplus", _softplus, fourier=_softplus_fourier, penalty=_softplus_penalty),
@@ -1116,11 +1141,18 @@ _BUILTINS: tuple[_Spec, ...] = (
         _power_softplus_penalty,
     ),
     _Spec("atan", _atan, fourier=_atan_fourier, penalty=_atan_penalty),
-    _Spec("erf", _erf, fourier=_erf_fourier, penalty=_erf_penalty),
+    _Spec("erf", _erf, {"s": 1.0}, {"s": _POS}, _erf_fourier, _erf_penalty),
     _Spec("tanh", _tanh, fourier=_tanh_fourier, penalty=_tanh_penalty),
-    _Spec("gaussian", _gaussian, fourier=_gaussian_fourier, penalty=_gaussian_penalty),
+    _Spec("gaussian", _gaussian, {"s": 1.0}, {"s": _POS}, _gaussian_fourier, _gaussian_penalty),
     _Spec("cauchy", _cauchy, fourier=_cauchy_fourier, penalty=_cauchy_penalty),
-    _Spec("gfunction", _gfunction, {"p": 1.5}, {"p": _POS}, _gfunction_fourier, _gfunction_penalty),
+    _Spec(
+        "gfunction",
+        _gfunction,
+        {"p": 1.5, "c": 2.0},
+        {"p": _POS, "c": _POS},
+        _gfunction_fourier,
+        _gfunction_penalty,
+    ),
     _Spec("satrelu", _satrelu, fourier=_satrelu_fourier, penalty=_satrelu_penalty),
     _Spec(
         "wavepacket",
@@ -1170,3 +1202,76 @@ _BUILTINS: tuple[_Spec, ...] = (
 _BUILTIN_NAMES = frozenset(spec.name for spec in _BUILTINS)
 _REGISTRY.update({spec.name: spec for spec in _BUILTINS})
 _ALIASES.update({"linear": "identity", "sigmoid": "logistic", "swish": "silu"})
+
+
+# --------------------------------------------------------------------------------------------
+# Every constant of the spectral-bias reproduction that the paper does not give: one table
+# --------------------------------------------------------------------------------------------
+
+
+class ChosenConstant(NamedTuple):
+    """One constant we had to choose because the seed paper's value is lost, with where it lives and why.
+
+    Attributes
+    ----------
+    source : str
+        The code that uses it: ``"kernelreg.activations"`` (an activation's default parameter),
+        ``"kernelreg.bench._common.SPECTRAL_ACTIVATIONS"`` (a row of Tables II/III),
+        ``"kernelreg.datasets.spectral_target"`` (a target of Experiment 2),
+        ``"kernelreg.datasets.load_random_labels_cube"`` or ``"kernelreg.features.RandomFeatureMap"``.
+    item : str
+        Activation name, table-row key, target name or parameter owner.
+    param : str
+        Parameter name (for a drawn parameter, the name of its range).
+    value : object
+        The value used (a ``(low, high)`` pair for a range something is drawn from).
+    reason : str
+        Why this value: what the paper says, and what we chose where it says nothing.
+    """
+
+    source: str
+    item: str
+    param: str
+    value: Any
+    reason: str
+
+
+_A, _ROWS, _TARGET = "kernelreg.activations", "kernelreg.bench._common.SPECTRAL_ACTIVATIONS", "kernelreg.datasets.spectral_target"
+
+#: The one list of invented constants (issue 11): every value the spectral-bias paper
+#: (Sahs et al. 2025, seeds/003) leaves out and kernelreg had to choose. Tests check each entry
+#: against the code that uses it, so the table cannot drift from the code.
+CHOSEN_CONSTANTS: tuple[ChosenConstant, ...] = (
+    ChosenConstant(_A, "step", "H(0)", 0.5, "value of Fourier inversion at the jump; the paper uses H without fixing H(0)"),
+    ChosenConstant(_A, "relu_power", "p", 2, "default exponent: the paper's ReLU² row; ReLU3.5 is the other row it uses"),
+    ChosenConstant(_A, "power_softplus", "k", 2, "default order: the first one that is neither logistic (0) nor softplus (1)"),
+    ChosenConstant(_A, "gaussian", "s", 1.0, "e^{-x²}: the paper calls Erf the Gaussian's antiderivative; with torch.erf for Erf this fixes the width"),
+    ChosenConstant(_A, "erf", "s", 1.0, "erf(x) = torch.erf, so the Table II/III rows use the common Erf; same s as gaussian by construction"),
+    ChosenConstant(_A, "gfunction", "p", 1.5, "between Cauchy (p=1) and Gaussian (p=2); the p of the paper's Fig. 1 curve is lost"),
+    ChosenConstant(_A, "gfunction", "c", 2.0, "penalty e^{c|ω|^p} with c = 2 makes σ̂ = e^{-|ω|^p} and p = 1 the Cauchy/π; the paper's c is lost"),
+    ChosenConstant(_A, "wavepacket", "s", 1.0, "envelope width; the form e^{-x²/(2s²)}cos(w0 x) is itself assumed (research/spectral.md §3)"),
+    ChosenConstant(_A, "wavepacket", "w0", 2.0, "carrier frequency of the default; the paper's three (s; w0) pairs are lost"),
+    ChosenConstant(_A, "sinc", "a", 1.0, "band edge of the default sin(ax)/x; the paper's three values are lost"),
+    ChosenConstant(_A, "sinc2", "a", 1.0, "same band parameter as sinc"),
+    ChosenConstant(_A, "dirac_approx", "h", 0.1, "width of the unit-mass Gaussian standing in for δ (not a function); small against data scale 1"),
+    ChosenConstant(_A, "log_abs", "floor", _LOG_ABS_FLOOR, "|x| floored so that log|0| is finite and equal in float32 and float64"),
+    ChosenConstant(_A, "oberhettinger_iii10_candidate", "formula", "x e^{-x} H(x)", "Oberhettinger III.10 is unknown; continuous analogue of Half-Exp (research/spectral.md §3)"),
+    ChosenConstant(_ROWS, "sinc1", "a", 2.0, "three Sinc rows ordered as the paper's fits suggest: #1 middle band"),
+    ChosenConstant(_ROWS, "sinc2", "a", 0.5, "#2 fails most in Table III: the narrowest band"),
+    ChosenConstant(_ROWS, "sinc3", "a", 8.0, "#3 fits best in Table III: the widest band"),
+    ChosenConstant(_ROWS, "wave1", "(s, w0)", (0.5, 10.0), "a high-frequency band pass"),
+    ChosenConstant(_ROWS, "wave2", "(s, w0)", (2.0, 1.0), "a low-frequency band pass"),
+    ChosenConstant(_ROWS, "wave3", "(s, w0)", (1.0, 5.0), "a mid-frequency band pass"),
+    ChosenConstant(_TARGET, "sparse_fourier", "amplitude range", (0.5, 1.0), "six waves of 'random amplitude' (paper); range ours"),
+    ChosenConstant(_TARGET, "sparse_fourier", "frequency range", (0.5 * _PI, 3.0 * _PI), "'random frequency': a quarter to 1.5 periods per unit length"),
+    ChosenConstant(_TARGET, "ring_fourier", "r0", 3.0 * _PI, "J₀(r₀‖x‖); r₀ lost: three half-rings inside [-1, 1]²"),
+    ChosenConstant(_TARGET, "hole", "rho", 0.5, "disc radius lost: half the half-width of the square"),
+    ChosenConstant(_TARGET, "doppler", "e", 0.05, "Donoho–Johnstone's classic Doppler constant; the paper's is lost"),
+    ChosenConstant(_TARGET, "doppler", "scale", 1.0, "no rescaling of the product of two 1-D Dopplers"),
+    ChosenConstant(_TARGET, "bumps", "count", 8, "'several' bumps in the paper"),
+    ChosenConstant(_TARGET, "bumps", "width range", (0.05, 0.15), "sharp against the unit square, like Donoho's 1-D widths scaled"),
+    ChosenConstant(_TARGET, "bumps", "height range", (0.5, 1.0), "positive and negative heights of this size (sign drawn)"),
+    ChosenConstant(_TARGET, "bumps", "centre range", (-0.8, 0.8), "centres kept inside the square"),
+    ChosenConstant("kernelreg.datasets.load_random_labels_cube", "cube", "domain", (-1.0, 1.0), "'points uniformly drawn from a cube': side [-1, 1] assumed"),
+    ChosenConstant("kernelreg.features.RandomFeatureMap", "offset_scale", "default B", "max ‖x‖", "γ ~ U[-B, B]; B lost, max‖x‖ lets every zero-plane cut the data"),
+)

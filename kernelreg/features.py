@@ -318,6 +318,14 @@ class RandomFeatureMap(FeatureMap):
         Parameters of the activation, e.g. ``{"p": 2}`` for ``relu_power``.
     offset_scale : float or None, default=None
         B in γ_i ~ U[−B, B]; None means max‖x‖ over the training inputs.
+    directions : {"random", "grid"}, default="random"
+        How the unit directions ξ_i are chosen:
+
+        - ``"random"``: drawn uniform on the sphere S^{d−1}.
+        - ``"grid"``: deterministic and evenly spaced, for inputs of dimension 2 (angles
+          θ_i = 2πi/n_features on the unit circle, the paper's Experiment 1 reading of
+          "deterministically … uniform on the unit circle") or 1 (ξ_i = +1, −1 alternating).
+          Offsets are still drawn at random.
     random_state : int, RandomState or None, default=None
         Seeds the draw; the same seed gives bitwise-identical Φ on the CPU.
     device : {"cpu", "cuda", "auto"}, default="cpu"
@@ -355,6 +363,7 @@ class RandomFeatureMap(FeatureMap):
         "activation": [str, callable],
         "activation_params": [dict, None],
         "offset_scale": [Interval(Real, 0, None, closed="left"), None],
+        "directions": [StrOptions({"random", "grid"})],
         "random_state": ["random_state"],
     }
 
@@ -365,6 +374,7 @@ class RandomFeatureMap(FeatureMap):
         activation: str | Callable = "relu",
         activation_params: dict | None = None,
         offset_scale: float | None = None,
+        directions: Literal["random", "grid"] = "random",
         random_state: int | np.random.RandomState | None = None,
         device: str = "cpu",
         dtype: Literal["float64", "float32"] = "float64",
@@ -375,6 +385,7 @@ class RandomFeatureMap(FeatureMap):
         self.activation = activation
         self.activation_params = activation_params
         self.offset_scale = offset_scale
+        self.directions = directions
         self.random_state = random_state
         self.device = device
         self.dtype = dtype
@@ -382,11 +393,14 @@ class RandomFeatureMap(FeatureMap):
         self.max_memory = max_memory
 
     def _fit_map(self, X: np.ndarray, rng: np.random.RandomState) -> None:
-        """Draw ξ uniform on the sphere and γ uniform on [−B, B] on the CPU in float64."""
+        """Draw ξ uniform on the sphere (or lay it on the even grid) and γ uniform on [−B, B] on the CPU in float64."""
         self.activation_ = activations.get(self.activation, **(self.activation_params or {}))
         gen = seed_generator(rng)
-        xi = torch.randn(self.n_features, X.shape[1], generator=gen, dtype=torch.float64)
-        xi = xi / xi.norm(dim=1, keepdim=True).clamp_min(torch.finfo(torch.float64).tiny)
+        if self.directions == "grid":
+            xi = _grid_directions(self.n_features, X.shape[1])
+        else:
+            xi = torch.randn(self.n_features, X.shape[1], generator=gen, dtype=torch.float64)
+            xi = xi / xi.norm(dim=1, keepdim=True).clamp_min(torch.finfo(torch.float64).tiny)
         if self.offset_scale is None:
             scale = float(np.sqrt((X.astype(np.float64) ** 2).sum(axis=1)).max()) if X.size else 0.0
         else:
@@ -476,6 +490,20 @@ class RandomFeatureMap(FeatureMap):
         super().__setstate__(state)
         if hasattr(self, "directions_"):
             self._weights = self._device_params()
+
+
+def _grid_directions(n: int, d: int) -> torch.Tensor:
+    """Evenly spaced unit directions: angles 2πi/n on the circle (d = 2), or +1, −1 alternating (d = 1)."""
+    if d == 2:
+        theta = torch.arange(n, dtype=torch.float64) * (2.0 * math.pi / n)
+        return torch.stack([torch.cos(theta), torch.sin(theta)], dim=1)
+    if d == 1:
+        return torch.where(torch.arange(n) % 2 == 0, 1.0, -1.0).to(torch.float64).reshape(n, 1)
+    raise ValueError(
+        f"RandomFeatureMap(directions='grid') lays evenly spaced directions on the unit circle, so it "
+        f"needs inputs of dimension 2 (or 1); got X with {d} features. Use directions='random' for "
+        f"d = {d}."
+    )
 
 
 class ModuleFeatureMap(FeatureMap):

@@ -5,9 +5,9 @@ import importlib
 import pytest
 
 MODULES = ["kernelreg", "kernelreg.activations", "kernelreg.features", "kernelreg.solvers",
-           "kernelreg.compare", "kernelreg.estimators", "kernelreg.exceptions", "kernelreg.layers",
-           "kernelreg.layers.bases", "kernelreg.networks", "kernelreg.training", "kernelreg.training.compositional",
-           "kernelreg.diagnostics", "kernelreg.datasets",
+           "kernelreg.compare", "kernelreg.seminorm", "kernelreg.activation_design", "kernelreg.estimators",
+           "kernelreg.exceptions", "kernelreg.layers", "kernelreg.layers.bases", "kernelreg.networks",
+           "kernelreg.training", "kernelreg.training.compositional", "kernelreg.diagnostics", "kernelreg.datasets",
            "kernelreg.bench"]
 
 

@@ -78,3 +78,137 @@ def test_compare_methods_gd_is_close_to_min_norm_adam_is_not():
     assert by["adam"]["norm"] > by["adam"]["reference_norm"]
     table = format_table(rows, ["method", "mse", "rel_error"])
     assert table.count("\n") == 4 and "| gd |" in table
+
+
+# ---- the maximum over the hull converges; max_mode; the resolution is reported ------------------
+
+
+def _exact_relu_max(fmap, coef, X):
+    """Max of a 2-D ReLU network over conv(X), exactly: the fit is linear on each cell of the
+    arrangement of its breaklines cut by the hull, so the maximum is at a hull vertex, where a
+    breakline crosses a hull edge, or where two breaklines cross inside the hull."""
+    from scipy.spatial import ConvexHull
+
+    hull = ConvexHull(X)
+    W, b = fmap.directions_, fmap.offsets_
+    cands = [X[hull.vertices]]
+    V = X[hull.vertices]
+    for p, q in zip(V, np.roll(V, -1, axis=0)):  # hull edges p -> q: w·(p + t(q - p)) = b
+        denom = W @ (q - p)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = (b - W @ p) / denom
+        t = t[np.isfinite(t) & (t >= 0) & (t <= 1)]
+        cands.append(p + t[:, None] * (q - p))
+    i, j = np.triu_indices(len(b), 1)
+    det = W[i, 0] * W[j, 1] - W[i, 1] * W[j, 0]
+    ok = np.abs(det) > 1e-12
+    i, j, det = i[ok], j[ok], det[ok]
+    pts = np.column_stack([(b[i] * W[j, 1] - b[j] * W[i, 1]) / det, (W[i, 0] * b[j] - W[j, 0] * b[i]) / det])
+    cands.append(pts[np.all(pts @ hull.equations[:, :2].T + hull.equations[:, 2] <= 1e-12, axis=1)])
+    P = np.vstack(cands)
+    return float(np.max(np.abs(fmap.transform(P) @ coef)))
+
+
+def test_refined_max_of_a_spiky_relu_fit_is_the_exact_maximum():
+    # The min-norm interpolant of random labels is spiky; its max over the hull is found exactly
+    # from the breakline arrangement (independent truth). The 63 x 63 grid alone falls short;
+    # the refined maximum matches the exact one.
+    rng = np.random.default_rng(3)
+    X = rng.uniform(-1, 1, size=(30, 2))
+    y = rng.uniform(-1, 1, size=30)
+    fmap = RandomFeatureMap(200, offset_scale=np.sqrt(2), random_state=4).fit(X)
+    Phi = fmap.transform(X)
+    spiky = solve(Phi, y, eps=0.0)
+    smooth = solve(Phi, y, eps=0.05)
+    exact = _exact_relu_max(fmap, spiky.coef, X)
+    cmp = compare_fits(spiky, smooth, X, fmap, max_mode="abs")
+    assert cmp.max_grid_value < exact * (1 - 1e-4)  # the grid alone underestimates
+    assert cmp.max_value == pytest.approx(exact, rel=1e-8)
+    assert cmp.grid_size == 63 and cmp.n_points == len(hull_points(X)) and cmp.max_resolution < 1e-9
+    assert cmp.rel_error == pytest.approx(cmp.mean_gap / exact, rel=1e-9)
+    assert cmp.max_mode == "abs"
+    # with the refinement off, the grid value is used
+    coarse = compare_fits(spiky, smooth, X, fmap, max_mode="abs", refine_max=False)
+    assert coarse.max_value == coarse.max_grid_value == cmp.max_grid_value and np.isnan(coarse.max_resolution)
+
+
+def test_refined_max_in_one_and_three_dimensions():
+    # 1-D: f_a = 1 - |x - 0.3337| on [0, 1] peaks between the 11 grid points at 1.
+    X1 = np.array([[0.0], [1.0], [0.5]])
+    tent = lambda P: np.column_stack([np.abs(P[:, 0] - 0.3337), np.ones(len(P))])  # noqa: E731
+    cmp = compare_fits(_sol([-1.0, 1.0]), _sol([-1.0, 0.9]), X1, tent, grid_size=11)
+    assert cmp.max_grid_value < 1 - 1e-3 and cmp.max_value == pytest.approx(1.0, abs=1e-7)
+    assert cmp.rel_error == pytest.approx(0.1, rel=1e-6)
+    # 3-D: f_a = 2 - ‖x - x0‖₁ on a simplex; x0 inside, off the grid
+    X3 = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]], dtype=float)
+    x0 = np.array([0.213, 0.177, 0.302])
+    bump = lambda P: np.column_stack([np.abs(P - x0).sum(axis=1), np.ones(len(P))])  # noqa: E731
+    cmp3 = compare_fits(_sol([-1.0, 2.0]), _sol([-1.0, 2.5]), X3, bump, grid_size=9)
+    assert cmp3.max_grid_value < 2 - 1e-3 and cmp3.max_value == pytest.approx(2.0, abs=1e-6)
+
+
+def test_max_mode_signed_is_the_default_and_abs_is_offered():
+    # f_a = x - 0.8 on [0, 1] (max f_a = 0.2, max |f_a| = 0.8), f_b = f_a + 0.1
+    X = np.array([[0.0], [1.0]])
+    lin = lambda P: np.column_stack([P[:, 0], np.ones(len(P))])  # noqa: E731
+    a, b = _sol([1.0, -0.8], "gd"), _sol([1.0, -0.7], "exact")
+    signed = compare_fits(a, b, X, lin, grid_size=101)
+    assert signed.max_mode == "signed" and signed.max_value == pytest.approx(0.2)
+    assert signed.rel_error == pytest.approx(0.5)
+    absolute = compare_fits(a, b, X, lin, grid_size=101, max_mode="abs")
+    assert absolute.max_value == pytest.approx(0.8) and absolute.rel_error == pytest.approx(0.125)
+    with pytest.raises(ValueError, match=r"reference fit a \(gd\) is nowhere positive.*max_mode='abs'"):
+        compare_fits(_sol([1.0, -1.5], "gd"), b, X, lin)
+
+
+# ---- bad input: clear errors naming what is wrong ------------------------------------------------
+
+
+def _line_case():
+    X = np.array([[0.0], [1.0]])
+    return X, (lambda P: np.column_stack([P[:, 0], np.ones(len(P))]))
+
+
+@pytest.mark.parametrize("grid_size", [0, 1, -3, 2.5, True])
+def test_compare_fits_rejects_bad_grid_size(grid_size):
+    X, lin = _line_case()
+    with pytest.raises(ValueError, match=r"grid_size must be an integer >= 2 .*got " + repr(grid_size).replace(".", r"\.")):
+        compare_fits(_sol([1.0, 0.0]), _sol([1.0, 0.1]), X, lin, grid_size=grid_size)
+    with pytest.raises(ValueError, match="grid_size must be an integer >= 2"):
+        hull_points(X, grid_size=grid_size)
+
+
+def test_compare_fits_zero_reference_fit_is_an_error_not_inf():
+    X, lin = _line_case()
+    with pytest.raises(ValueError, match=r"reference fit a \(exact\) is zero over the hull.*undefined"):
+        compare_fits(_sol([0.0, 0.0], "exact"), _sol([1.0, 0.1]), X, lin, max_mode="abs")
+    with pytest.raises(ValueError, match="is zero over the hull"):
+        compare_fits(_sol([0.0, 0.0], "exact"), _sol([0.0, 0.0]), X, lin)
+
+
+def test_compare_fits_rejects_a_feature_map_of_the_wrong_width():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, size=(10, 2))
+    fmap = RandomFeatureMap(5, random_state=0).fit(X)
+    with pytest.raises(ValueError, match=r"feature map returned shape \(\d+, 5\).*solutions have 3 coefficients"):
+        compare_fits(_sol([1.0, 2.0, 3.0]), _sol([1.0, 2.0, 3.5]), X, fmap)
+
+
+@pytest.mark.parametrize("features", [42, "relu", None])
+def test_compare_fits_rejects_features_that_are_not_a_map(features):
+    X, _ = _line_case()
+    with pytest.raises(TypeError, match=rf"features must be a fitted feature map .*got {type(features).__name__}"):
+        compare_fits(_sol([1.0, 0.0]), _sol([1.0, 0.1]), X, features)
+
+
+def test_compare_fits_rejects_bad_mode_points_and_solutions():
+    X, lin = _line_case()
+    a, b = _sol([1.0, 0.0]), _sol([1.0, 0.1])
+    with pytest.raises(ValueError, match="max_mode must be 'signed' or 'abs'; got 'max'"):
+        compare_fits(a, b, X, lin, max_mode="max")
+    with pytest.raises(ValueError, match=r"points must be a finite, non-empty array of shape \(m, 1\); got shape \(3, 2\)"):
+        compare_fits(a, b, X, lin, points=np.zeros((3, 2)))
+    with pytest.raises(TypeError, match="b must be a kernelreg.solvers.Solution; got ndarray"):
+        compare_fits(a, np.array([1.0, 0.1]), X, lin)
+    with pytest.raises(ValueError, match="n_points must be an integer >= 1; got 0"):
+        compare_fits(a, b, X, lin, n_points=0)

@@ -53,6 +53,32 @@ def test_offset_scale_parameter(X):
     assert fmap.offset_scale_ == 0.25 and np.all(np.abs(fmap.offsets_) <= 0.25)
 
 
+def test_grid_directions_are_evenly_spaced_on_the_circle():
+    # Experiment 1's reading of "deterministically ... uniform on the unit circle": θ_i = 2πi/n.
+    X2 = np.random.default_rng(0).uniform(-1, 1, size=(30, 2))
+    n = 12
+    a = RandomFeatureMap(n, directions="grid", random_state=0).fit(X2)
+    b = RandomFeatureMap(n, directions="grid", random_state=1).fit(X2)
+    theta = 2 * np.pi * np.arange(n) / n
+    np.testing.assert_allclose(a.directions_, np.column_stack([np.cos(theta), np.sin(theta)]), rtol=0, atol=1e-15)
+    np.testing.assert_array_equal(a.directions_, b.directions_)  # deterministic: same computation twice
+    assert not np.array_equal(a.offsets_, b.offsets_)  # offsets are still drawn
+    assert np.all(np.abs(a.offsets_) <= a.offset_scale_)
+    Phi = a.transform(X2)
+    np.testing.assert_allclose(Phi, np.maximum(X2 @ a.directions_.T - a.offsets_, 0), rtol=1e-13, atol=1e-15)
+    # the evenly spaced directions sum to zero (a check that no angle is repeated or missing)
+    np.testing.assert_allclose(a.directions_.sum(axis=0), 0, atol=1e-13)
+    one_d = RandomFeatureMap(5, directions="grid", random_state=0).fit(X2[:, :1])
+    np.testing.assert_array_equal(one_d.directions_.ravel(), [1, -1, 1, -1, 1])
+
+
+def test_grid_directions_need_two_dimensional_inputs():
+    with pytest.raises(ValueError, match=r"directions='grid'.*dimension 2 .*got X with 3 features"):
+        RandomFeatureMap(8, directions="grid").fit(np.zeros((4, 3)))
+    with pytest.raises(ValueError, match="directions"):
+        RandomFeatureMap(8, directions="even").fit(np.zeros((4, 2)))
+
+
 def test_same_seed_gives_bitwise_identical_phi(X):
     # bitwise on purpose: the same computation (same draw, same chunks, same process) runs twice
     a = RandomFeatureMap(64, activation="tanh", random_state=7).fit_transform(X)

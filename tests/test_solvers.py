@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import warnings
 
 import numpy as np
@@ -142,49 +143,77 @@ def test_exact_eps_on_ill_conditioned_relu_features(eps_frac):
     assert _rel(sol.coef, svd.coef) < 1e-6 and sol.lam == pytest.approx(svd.lam, rel=1e-6)
 
 
+def _ridge_truth(U, s, V, y, eps):
+    """The true eps-solution from known factors: lam solves the secular equation, c = V s/(s^2+lam) U^T y."""
+    from scipy.optimize import brentq
+
+    p = U.T @ y
+    mse = lambda lam: np.mean((lam / (s**2 + lam) * p) ** 2) + (y @ y - p @ p) / len(y)  # noqa: E731
+    lam = math.exp(brentq(lambda t: mse(math.exp(t)) - eps, -120, 60, xtol=1e-14))
+    return V @ (s / (s**2 + lam) * p), lam
+
+
 def test_exact_auto_falls_back_from_gram_to_svd_for_tiny_singular_values():
     rng = np.random.default_rng(4)
     U, _ = np.linalg.qr(rng.standard_normal((15, 15)))
     V, _ = np.linalg.qr(rng.standard_normal((40, 15)))
     s = np.logspace(0, -9, 15)  # the Gram matrix cannot see s < ~1e-7
     Phi, y = (U * s) @ V.T, U @ np.ones(15)
-    eps = 0.1  # below the Gram floor (4 lost directions: 4/15), but reachable with the SVD
-    with pytest.raises(SolverError, match="decomposition='svd' if Phi is only ill-conditioned") as err:
+    eps = 0.1  # below the floor the Gram sees (4 lost directions: 4/15), but reachable with the SVD
+    with pytest.raises(SolverError, match="cannot resolve singular values below .* needs decomposition='svd' or 'auto'") as err:
         solve(Phi, y, eps=eps, decomposition="gram")
-    assert err.value.status == "infeasible"
+    assert err.value.status == "failed"  # the Gram cannot decide feasibility: it does not claim "infeasible"
     sol = solve(Phi, y, eps=eps)
     assert sol.info["decomposition"] == "svd" and sol.info["fallback_reason"].startswith("gram:")
-    assert abs(np.mean((Phi @ sol.coef - y) ** 2) / eps - 1) < 1e-9
-    truth = V @ (s / (s**2 + sol.lam) * (U.T @ y))  # ridge from the known factors
-    assert _rel(sol.coef, truth) < 1e-6
+    assert sol.status == "optimal" and abs(np.mean((Phi @ sol.coef - y) ** 2) / eps - 1) < 1e-9
+    truth, lam = _ridge_truth(U, s, V, y, eps)
+    assert _rel(sol.coef, truth) < 1e-6 and sol.lam == pytest.approx(lam, rel=1e-6)
 
 
-def test_exact_auto_falls_back_to_svd_when_gram_is_inaccurate():
+def test_gram_answer_is_kept_when_certified_and_the_certificate_is_honest():
     rng = np.random.default_rng(4)
     U, _ = np.linalg.qr(rng.standard_normal((15, 15)))
     V, _ = np.linalg.qr(rng.standard_normal((40, 15)))
-    s = np.logspace(0, -6.5, 15)  # the Gram keeps every direction, but lam ~ 1e-13 s_max^2 is at its rounding level
+    s = np.logspace(0, -6.5, 15)  # lam ~ 6e-14 s_max^2 is at the Gram's rounding level
     Phi, y = (U * s) @ V.T, U @ np.ones(15)
     eps = 0.01
-    gram = solve(Phi, y, eps=eps, decomposition="gram")
-    auto = solve(Phi, y, eps=eps)
-    truth = lambda lam: V @ (s / (s**2 + lam) * (U.T @ y))  # noqa: E731
-    assert gram.info["constraint_rel_gap"] > 1e-9 and _rel(gram.coef, truth(gram.lam)) > 1e-6  # measured 4e-5
-    assert auto.info["decomposition"] == "svd" and "rounding level" in auto.info["fallback_reason"]
-    assert _rel(auto.coef, truth(auto.lam)) < 1e-7 and abs(auto.mse / eps - 1) < 1e-9
+    sol = solve(Phi, y, eps=eps)
+    truth, _ = _ridge_truth(U, s, V, y, eps)
+    cert = sol.certificate
+    # no fallback was needed: the Gram answer is certified ...
+    assert sol.info["decomposition"] == "gram" and "fallback_reason" not in sol.info and cert.optimal
+    # ... and what the certificate claims holds against the truth from the known factors
+    true_gap = sol.norm / np.linalg.norm(truth) - 1
+    assert true_gap <= cert.norm_gap + 1e-12 and abs(true_gap) < 1e-4
+    assert _rel(sol.coef, truth) <= cert.coef_distance * sol.norm / np.linalg.norm(truth) + 1e-12
+    assert sol.mse <= eps * (1 + 1e-6)
 
 
-def test_svd_ridge_uses_directions_below_the_pseudo_inverse_cut():
+def test_rcond_is_one_rule_for_min_norm_ridge_and_floor():
     rng = np.random.default_rng(4)
     U, _ = np.linalg.qr(rng.standard_normal((15, 15)))
     V, _ = np.linalg.qr(rng.standard_normal((40, 15)))
     s = np.logspace(0, -8, 15)
     Phi, y = (U * s) @ V.T, U @ np.ones(15)
-    spec = SpectralSolver(Phi, y, decomposition="svd", rcond=1e-5)  # min-norm drops s < 1e-5
+    spec = SpectralSolver(Phi, y, decomposition="svd", rcond=1e-5)  # s < 1e-5 s_max is null space
     assert spec.rank == 9 and spec.mse_floor == pytest.approx(6 / 15)
-    sol = spec.solve_eps(0.1)  # below that floor, yet reachable: ridge damps every s > 0 itself
-    assert abs(sol.mse / 0.1 - 1) < 1e-9
-    assert _rel(sol.coef, V @ (s / (s**2 + sol.lam) * (U.T @ y))) < 1e-7
+    # ridge honours the same cut (the SVD used to keep every s > 0 here, rounding noise included)
+    with pytest.raises(SolverError, match=r"infeasible.*floor is mse=0.4 .*smallest feasible eps is 0.4") as err:
+        spec.solve_eps(0.1)
+    assert err.value.status == "infeasible"
+    # the rule's answer is not the min-norm answer of Phi itself (s down to 1e-8 is resolvable in float64):
+    # the certificate checks against Phi, not against the cut, and says so
+    with pytest.warns(ConvergenceWarning, match="not certified: stationarity .* norm gap"):
+        sol = spec.solve_eps(0.5)
+    keep = s > 1e-5
+    truth = V[:, keep] @ (s[keep] / (s[keep] ** 2 + sol.lam) * (U[:, keep].T @ y))
+    assert abs(sol.mse / 0.5 - 1) < 1e-6 and _rel(sol.coef, truth) < 1e-9 and sol.status == "inaccurate"
+    assert sol.certificate.norm_gap > 1e-3 and solve(Phi, y, eps=0.5).certificate.optimal  # default rcond: certified
+    with pytest.warns(ConvergenceWarning, match="not certified"):
+        min_norm = spec.min_norm()
+    assert _rel(min_norm.coef, V[:, keep] @ (U[:, keep].T @ y / s[keep])) < 1e-9
+    gram = SpectralSolver(Phi, y, decomposition="gram", rcond=1e-5)  # the same cut in the Gram (on sqrt(eig))
+    assert gram.rank == 9 and gram.mse_floor == pytest.approx(6 / 15)
 
 
 @pytest.mark.parametrize("factor", [1.0, 3.0])
@@ -409,11 +438,16 @@ def test_cvxpy_hinge_on_non_separable_labels_is_infeasible():
     Phi, _ = _problem(20, 60)
     labels = np.sign(Phi @ np.random.default_rng(2).standard_normal(60))
     Phi2, labels2 = np.vstack([Phi, Phi[:1]]), np.append(labels, -labels[0])  # same point, both classes
-    with pytest.raises(SolverError, match="not separable") as err:
+    with pytest.raises(SolverError, match=r"least mean hinge loss any coefficients reach is (\S+), the smallest feasible eps") as err:
         solve(Phi2, labels2, "cvxpy", loss="hinge")
     assert err.value.status == "infeasible" and err.value.method == "cvxpy"
-    soft = solve(Phi2, labels2, "cvxpy", loss="hinge", eps=0.2)
-    assert soft.info["mean_loss"] <= 0.2 + 1e-6
+    least = float(re.search(r"reach is (\S+),", str(err.value)).group(1))
+    # one point carries both labels: the best any coef can do is a hinge loss of 1 on it (2 / 21 over both copies)
+    assert least == pytest.approx(2 / 21, rel=1e-5)
+    soft = solve(Phi2, labels2, "cvxpy", loss="hinge", eps=1.01 * least)
+    assert soft.info["mean_loss"] <= 1.01 * least * (1 + 1e-6) and soft.certificate.feasible
+    with pytest.raises(SolverError, match="infeasible"):
+        solve(Phi2, labels2, "cvxpy", loss="hinge", eps=0.9 * least)
 
 
 @pytest.mark.parametrize("n_outputs", [None, 2])
@@ -487,9 +521,12 @@ def test_cvxpy_iteration_limit_and_inaccurate_warn():
     with pytest.warns(ConvergenceWarning, match="user_limit.*max_iter"):
         limited = solve(Phi, y, "cvxpy", eps=eps, solver="CLARABEL", solver_options={"max_iter": 2})
     assert limited.status == "max_iter"
-    with pytest.warns(ConvergenceWarning, match="optimal_inaccurate"):
-        rough = solve(Phi, y, "cvxpy", eps=eps, solver="SCS", solver_options={"max_iters": 5})
-    assert rough.status == "inaccurate"
+    # SCS stopped after 5 iterations: CVXPY says optimal_inaccurate, the certificate rejects the answer,
+    # and the exact solver polishes it (same program, same eps)
+    rough = solve(Phi, y, "cvxpy", eps=eps, solver="SCS", solver_options={"max_iters": 5})
+    assert rough.info["cvxpy_status"] == "optimal_inaccurate" and rough.info["polished"] == "exact"
+    assert not rough.info["cvxpy_certificate"].optimal and rough.certificate.optimal and rough.status == "optimal"
+    assert _rel(rough.coef, solve(Phi, y, eps=eps).coef) < 1e-12
 
 
 def test_cvxpy_trivial_eps_returns_zero():

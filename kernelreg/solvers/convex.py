@@ -1,9 +1,18 @@
 """The min-norm output-layer program posed in CVXPY: the reference solver and the home of non-ridge variants.
 
-``min ||w * c||  s.t.  mean loss(Phi c, y) <= eps`` with ``||.||`` the l2 (Frobenius) or l1 norm and
+``min ||w * c||  s.t.  mean loss(Phi c + b, y) <= eps`` with ``||.||`` the l2 (Frobenius) or l1 norm and
 the loss squared (``||Phi c - y||^2 / (N K) <= eps``; ``Phi c = y`` at eps = 0), hinge (eps = 0:
-hard-margin separator ``y * (Phi c) >= 1``) or logistic. The program is built once per
-(eps = 0 | eps > 0) structure with eps as a ``cp.Parameter`` and re-solved for new eps values.
+hard-margin separator ``y * (Phi c) >= 1``) or logistic; sample weights make the loss a weighted
+mean. The program is built once per (eps = 0 | eps > 0) structure with eps as a ``cp.Parameter``
+and re-solved for new eps values. cvxpy is imported only when a program is built, so
+``import kernelreg.solvers`` does not pay for it.
+
+Every answer is certified (:mod:`kernelreg.solvers._certificate`). A squared-loss l2 answer
+that CVXPY calls optimal but the certificate rejects (tiny-scale y, an ill-conditioned Phi, an
+SCS fallback) is *polished*: replaced by the exact solver's certified answer at the same eps
+(``info["polished"]``, the rejected certificate in ``info["cvxpy_certificate"]``). An infeasible
+squared-loss program is confirmed by the float64 least-squares floor, a margin program by the
+least mean loss any coefficients reach; both numbers are in the message.
 """
 
 from __future__ import annotations
@@ -11,15 +20,19 @@ from __future__ import annotations
 import math
 import warnings
 from time import perf_counter
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import cvxpy as cp
 import numpy as np
 import torch
 from numpy.typing import ArrayLike
 
-from kernelreg._torch import to_numpy64
-from kernelreg.solvers._solution import Solution, check_eps, check_problem, finish, output_shape, suggest
+from kernelreg.exceptions import SolverError
+from kernelreg.solvers._certificate import Certificate, certify
+from kernelreg.solvers._problem import Problem, check_eps, prepare, suggest
+from kernelreg.solvers._solution import Solution, build_solution, finish
+
+if TYPE_CHECKING:
+    import cvxpy as cp
 
 __all__ = ["MinNormProgram", "solve_cvxpy"]
 
@@ -28,6 +41,13 @@ _LOSSES = ("squared", "hinge", "logistic")
 _DEFAULT_SOLVER, _FALLBACK_SOLVER = "CLARABEL", "SCS"
 #: Mean loss of coef = 0 beyond the squared case (where it is mean(y^2)): any eps at or above it gives coef = 0.
 _LOSS_AT_ZERO = {"hinge": 1.0, "logistic": math.log(2.0)}
+
+
+def _cvxpy() -> Any:
+    """Import cvxpy on first use (it takes about a second)."""
+    import cvxpy
+
+    return cvxpy
 
 
 class MinNormProgram:
@@ -54,7 +74,9 @@ class MinNormProgram:
         ``norm="l2"`` without weights; ``"auto"`` uses it then when n_samples < n_features.
     fit_intercept : bool, default=False
         Add an unpenalised intercept ``b`` (one per output): the loss sees ``Phi c + b``. Its value
-        is returned in ``solution.info["intercept"]``.
+        is ``solution.intercept`` (and ``solution.info["intercept"]``).
+    sample_weight : array-like of shape (n_samples,) or None, default=None
+        Weights of the mean loss.
 
     Examples
     --------
@@ -76,30 +98,46 @@ class MinNormProgram:
         loss: Literal["squared", "hinge", "logistic"] = "squared",
         reduce: Literal["auto", "qr"] | bool = "auto",
         fit_intercept: bool = False,
+        sample_weight: ArrayLike | None = None,
     ) -> None:
-        Phi, Y, self._was_1d = check_problem(Phi, y)
-        if not isinstance(fit_intercept, (bool, np.bool_)):
-            raise TypeError(f"method='cvxpy': fit_intercept must be True or False; got {fit_intercept!r}.")
-        self.fit_intercept = bool(fit_intercept)
-        self._Phi = to_numpy64(Phi) if isinstance(Phi, torch.Tensor) else np.asarray(Phi, dtype=np.float64)
-        self._Y = Y
+        problem = prepare(Phi, y, fit_intercept=fit_intercept, sample_weight=sample_weight)
+        self._setup(problem, norm, weights, loss, reduce)
+
+    @classmethod
+    def _on(cls, problem: Problem, norm: str, weights: Any, loss: str, reduce: Any) -> MinNormProgram:
+        """Build on an already validated problem (the private path of ``solve``)."""
+        self = cls.__new__(cls)
+        self._setup(problem, norm, weights, loss, reduce)
+        return self
+
+    def _setup(self, problem: Problem, norm: str, weights: Any, loss: str, reduce: Any) -> None:
+        """Read the validated problem into numpy and decide the reduction."""
+        self._problem = problem
+        self.fit_intercept = problem.fit_intercept
+        self._was_1d = problem.was_1d
+        P = problem.dense
+        self._Phi = (P if P.device.type == "cpu" else P.cpu()).numpy()
+        self._Y = problem.Y.cpu().numpy()
+        self._d = None if problem.scale is None else problem.scale.cpu().numpy()
         n_samples, n_features = self._Phi.shape
         self.norm = _choose("norm", norm, _NORMS)
         self.loss = _choose("loss", loss, _LOSSES)
         self.weights = _check_weights(weights, n_features)
-        if self.loss != "squared" and not np.isin(Y, (-1.0, 1.0)).all():
-            bad = np.unique(Y[~np.isin(Y, (-1.0, 1.0))])[:5]
-            raise ValueError(
-                f"loss={self.loss!r} needs class labels y in {{-1, +1}}; got other values such as "
-                f"{bad.tolist()}. Map the classes to -1/+1 (e.g. y = 2 * (y == positive) - 1)."
-            )
+        if self.loss != "squared":
+            labels = problem.Y.cpu().numpy() * math.ldexp(1.0, problem.y_exp)
+            if not np.isin(labels, (-1.0, 1.0)).all():
+                bad = np.unique(labels[~np.isin(labels, (-1.0, 1.0))])[:5]
+                raise ValueError(
+                    f"loss={self.loss!r} needs class labels y in {{-1, +1}}; got other values such as "
+                    f"{bad.tolist()}. Map the classes to -1/+1 (e.g. y = 2 * (y == positive) - 1)."
+                )
         self.reduce = self._check_reduce(reduce, n_samples, n_features)
         if self.reduce:  # Phi = R^T Q^T: the constraints see Phi c only through R^T z
             self._Q, R = np.linalg.qr(self._Phi.T, mode="reduced")
             self._A = np.ascontiguousarray(R.T)
         else:
             self._Q, self._A = None, self._Phi
-        self._programs: dict[bool, tuple[cp.Problem, cp.Variable, cp.Variable | None, cp.Parameter | None]] = {}
+        self._programs: dict[bool, tuple[Any, Any, Any, Any]] = {}
 
     def _check_reduce(self, reduce: Any, n_samples: int, n_features: int) -> bool:
         """Resolve reduce='auto'|'qr'|True|False and refuse the reduction where it changes the answer."""
@@ -120,15 +158,23 @@ class MinNormProgram:
 
     @property
     def _loss_at_zero(self) -> float:
-        """Mean loss of coef = 0: eps at or above it makes coef = 0 optimal."""
+        """Mean loss of coef = 0 (and the best intercept): eps at or above it makes coef = 0 optimal."""
         if self.loss == "squared":
-            return float(np.sum(self._Y**2) / self._Y.size)
-        return _LOSS_AT_ZERO[self.loss]
+            return float((self._problem.Ye**2).sum()) / self._problem.nk
+        return _LOSS_AT_ZERO[self.loss] if not self.fit_intercept else math.inf
 
-    def _program(self, exact: bool) -> tuple[cp.Problem, cp.Variable, cp.Variable | None, cp.Parameter | None]:
+    def _row_weights(self, like: Any) -> Any:
+        """Per-row weights w~ broadcast to like's shape (None when unweighted)."""
+        if self._d is None:
+            return None
+        w = self._d**2
+        return w if self._was_1d else np.repeat(w[:, None], self._Y.shape[1], axis=1)
+
+    def _program(self, exact: bool) -> tuple[Any, Any, Any, Any]:
         """Build (once) the eps = 0 or the eps > 0 program; eps > 0 carries eps as a Parameter."""
         if exact in self._programs:
             return self._programs[exact]
+        cp = _cvxpy()
         n_outputs = self._Y.shape[1]
         shape = (self._A.shape[1],) if self._was_1d else (self._A.shape[1], n_outputs)
         var = cp.Variable(shape, name="z" if self.reduce else "coef")
@@ -149,17 +195,25 @@ class MinNormProgram:
             objective = cp.norm(scaled, 2) if self._was_1d else cp.norm(scaled, "fro")
         param = None if exact else cp.Parameter(nonneg=True, name="bound")
         size = y.size
+        w = self._row_weights(y)
         if self.loss == "squared":
+            residual = pred - y
+            if self._d is not None:
+                d = self._d if self._was_1d else self._d[:, None]
+                residual = cp.multiply(d, residual)
             if exact:
-                constraints = [pred == y]
-            else:  # ||Phi c - y|| <= sqrt(eps N K): the bound is the parameter
-                residual = pred - y
+                constraints = [residual == 0]
+            else:  # ||D (Phi c + b - y)|| <= sqrt(eps N K): the bound is the parameter
                 constraints = [(cp.norm(residual, 2) if self._was_1d else cp.norm(residual, "fro")) <= param]
-        elif self.loss == "hinge":
-            margin = cp.multiply(y, pred)
-            constraints = [margin >= 1] if exact else [cp.sum(cp.pos(1 - margin)) / size <= param]
         else:
-            constraints = [cp.sum(cp.logistic(-cp.multiply(y, pred))) / size <= param]
+            margin = cp.multiply(y, pred)
+            if self.loss == "hinge" and exact:  # hard margin on every row that carries weight
+                rows = np.ones_like(y) if w is None else (w > 0).astype(float)
+                constraints = [cp.multiply(rows, 1 - margin) <= 0]
+            else:
+                losses = cp.pos(1 - margin) if self.loss == "hinge" else cp.logistic(-margin)
+                total = cp.sum(losses) if w is None else cp.sum(cp.multiply(w, losses))
+                constraints = [total / size <= param]
         program = (cp.Problem(cp.Minimize(objective), constraints), var, intercept, param)
         self._programs[exact] = program
         return program
@@ -194,37 +248,47 @@ class MinNormProgram:
         -------
         Solution
             ``objective`` is the minimised norm; ``norm`` is always ``||coef||_2``; ``info`` has the
-            solver, cvxpy status, solver statistics and, for hinge/logistic, the mean ``loss``.
+            solver, cvxpy status, solver statistics and, for hinge/logistic, the mean ``loss``;
+            status from the certificate (``max_iter`` when CVXPY hit its limit).
 
         Raises
         ------
         SolverError
-            Status ``"infeasible"`` (cvxpy infeasible/unbounded) or ``"failed"`` (solver error).
+            Status ``"infeasible"`` (confirmed: the message names the least reachable loss, i.e.
+            the smallest feasible eps) or ``"failed"`` (solver error).
         """
         eps = check_eps(eps)
+        problem = self._problem if eps == self._problem.eps_asked else self._problem.with_eps(eps)
+        return self._solve(problem, solver, solver_options, solve_kwargs)
+
+    def _solve(
+        self, problem: Problem, solver: str | None, solver_options: dict[str, Any] | None, solve_kwargs: dict[str, Any]
+    ) -> Solution:
+        """solve() on a validated problem (its eps included): the private path of ``solve(method="cvxpy")``."""
+        eps = problem.eps_asked
         if self.loss == "logistic" and eps == 0.0:
             raise ValueError(
                 "loss='logistic' needs eps > 0: the mean logistic loss is positive for every coef, "
                 f"so eps=0 is infeasible; got eps={eps!r}. Try eps=1e-3 or loss='hinge' for a hard margin."
             )
         start = perf_counter()
-        if eps >= self._loss_at_zero:
-            info = {"message": "", "trivial": True, "solver": None}
-            if self.fit_intercept:
-                info["intercept"] = 0.0 if self._was_1d else np.zeros(self._Y.shape[1])
-            return self._package(np.zeros(self._coef_shape), start, eps, "optimal", info)
+        if problem.eps >= self._loss_at_zero:
+            C = torch.zeros(self._Phi.shape[1], self._Y.shape[1], dtype=torch.float64)
+            sol = self._package(problem, C, None, start, {"trivial": True, "solver": None})
+            return finish(sol)
+        cp = _cvxpy()
         plan = _solver_plan(solver, solver_options)
-        problem, var, intercept, param = self._program(eps == 0.0)
+        program, var, intercept, param = self._program(eps == 0.0)
         if param is not None:
-            param.value = math.sqrt(eps * self._Y.size) if self.loss == "squared" else eps
+            param.value = math.sqrt(problem.eps * self._Y.size) if self.loss == "squared" else problem.eps
         attempts: list[dict[str, Any]] = []
         for index, (name, options) in enumerate(plan):
             kwargs = {**(solve_kwargs if index == 0 else _generic(solve_kwargs)), **options}
             try:
                 with warnings.catch_warnings():  # our ConvergenceWarning replaces cvxpy's generic one
                     warnings.filterwarnings("ignore", message="Solution may be inaccurate")
-                    problem.solve(solver=name, **kwargs)
-                cvx_status, error = problem.status, None
+                    program.solve(solver=name, **kwargs)
+                cvx_status, error = program.status, None
             except cp.error.SolverError as exc:
                 cvx_status, error = None, (str(exc).strip().splitlines() or [""])[0][:300]
             attempts.append({"solver": name, "status": cvx_status, "error": error})
@@ -233,8 +297,7 @@ class MinNormProgram:
             )
             if answered:  # a definite answer (even "infeasible") is not retried
                 break
-        status, message = self._map_status(attempts, eps)
-        stats = problem.solver_stats
+        stats = program.solver_stats
         info = {
             "solver": attempts[-1]["solver"],
             "cvxpy_status": attempts[-1]["status"],
@@ -244,107 +307,172 @@ class MinNormProgram:
             "loss": self.loss,
             "solve_time_s": getattr(stats, "solve_time", None),
             "setup_time_s": getattr(stats, "setup_time", None),
-            "compilation_time_s": getattr(problem, "compilation_time", None),
-            "message": message,
+            "compilation_time_s": getattr(program, "compilation_time", None),
         }
-        if status in ("infeasible", "failed") or var.value is None:
-            status = status if status in ("infeasible", "failed") else "failed"
-            info["message"] = message or "the solver returned no coefficients"
-            sol = Solution(
-                coef=np.full(self._coef_shape, np.nan),
-                mse=math.nan,
-                norm=math.nan,
+        cvx_status = attempts[-1]["status"]
+        if cvx_status in cp.settings.INF_OR_UNB:
+            raise self._infeasible(problem, cvx_status, attempts[-1]["solver"])
+        if var.value is None:
+            tried = ", ".join(f"{a['solver']} -> {a['status'] or 'error: ' + str(a['error'])}" for a in attempts)
+            raise SolverError(
+                f"method='cvxpy' ended with status 'failed': no solver produced a solution (tried {tried}). "
+                f"Try another solver from {cp.installed_solvers()} (solver=...), or method='exact' for the "
+                "squared l2 case.",
                 method="cvxpy",
-                status=status,
-                time_s=perf_counter() - start,
-                eps=eps,
-                info=info,
+                status="failed",
             )
-            return finish(sol, self._advice(status))
         value = np.asarray(var.value, dtype=np.float64).reshape(var.shape)
         coef = self._Q @ value if self.reduce else value
+        C = torch.as_tensor(coef.reshape(coef.shape[0], -1), dtype=torch.float64)
+        b = None
         if intercept is not None:
-            value_b = np.asarray(intercept.value, dtype=np.float64)
-            info["intercept"] = float(value_b) if self._was_1d else value_b
-        n_iter = getattr(stats, "num_iters", None) or 0
-        sol = self._package(coef, start, eps, status, info, n_iter=n_iter, objective=float(problem.value))
-        return finish(sol, self._advice(status))
+            b = torch.as_tensor(np.asarray(intercept.value, dtype=np.float64).reshape(-1), dtype=torch.float64)
+        info["n_iter"] = getattr(stats, "num_iters", None) or 0
+        limited = cvx_status == cp.USER_LIMIT
+        sol = self._package(problem, C, b, start, info, objective=float(program.value), limited=limited)
+        if sol.status == "inaccurate" and not limited and self._polishable:
+            sol = self._polish(problem, sol, start)
+        return finish(sol, self._advice(sol.status))
 
     @property
-    def _coef_shape(self) -> tuple[int, ...]:
-        """Shape of the returned coef."""
-        n_features = self._Phi.shape[1]
-        return (n_features,) if self._was_1d else (n_features, self._Y.shape[1])
+    def _polishable(self) -> bool:
+        """The exact solver solves the same program: squared loss, plain l2 norm."""
+        return self.loss == "squared" and self.norm == "l2" and self.weights is None
+
+    def _polish(self, problem: Problem, rejected: Solution, start: float) -> Solution:
+        """Replace a rejected squared-loss l2 answer by the exact solver's certified answer at the same eps."""
+        from kernelreg.solvers._fallback import solve_exact
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            exact = solve_exact(problem)
+        info = dict(rejected.info)
+        info.update(
+            polished="exact",
+            cvxpy_certificate=rejected.certificate,
+            exact_info=exact.info,
+            message=(
+                f"CVXPY's answer was not certified ({rejected.info.get('message', '')}); replaced by the exact "
+                "solver's answer at the same eps" + ("" if exact.status == "optimal" else f": {exact.info.get('message')}")
+            ),
+        )
+        if exact.status == "optimal":
+            info.pop("message")
+        exact_fields = {k: getattr(exact, k) for k in ("coef", "mse", "norm", "lam", "certificate", "intercept", "status")}
+        if self.fit_intercept:
+            info["intercept"] = exact.intercept
+        return Solution(
+            method="cvxpy", n_iter=rejected.n_iter, time_s=perf_counter() - start, objective=exact.norm,
+            eps=rejected.eps, info=info, **exact_fields,
+        )
 
     def _package(
         self,
-        coef: np.ndarray,
+        problem: Problem,
+        C: torch.Tensor,
+        b: torch.Tensor | None,
         start: float,
-        eps: float,
-        status: str,
         info: dict[str, Any],
-        n_iter: int = 0,
         objective: float | None = None,
+        limited: bool = False,
     ) -> Solution:
-        """Solution with mse, norm and mean loss measured directly from coef."""
-        coef2d = coef[:, None] if coef.ndim == 1 else coef
-        pred = self._Phi @ coef2d + np.reshape(info.get("intercept", 0.0), (1, -1))
-        mse = float(np.sum((pred - self._Y) ** 2) / self._Y.size)
-        if self.loss != "squared":
-            margin = self._Y * pred
-            if self.loss == "hinge":
-                mean_loss = np.mean(np.maximum(0.0, 1.0 - margin))
-            else:
-                mean_loss = np.mean(np.logaddexp(0.0, -margin))
-            info.update(mean_loss=float(mean_loss), min_margin=float(margin.min()))
-        if objective is None:
-            scaled = coef2d if self.weights is None else self.weights[:, None] * coef2d
-            objective = float(np.abs(scaled).sum() if self.norm == "l1" else np.linalg.norm(scaled))
-        return Solution(
-            coef=output_shape(coef2d, self._was_1d),
-            mse=mse,
-            norm=float(np.linalg.norm(coef2d)),
-            method="cvxpy",
-            status=status,
-            n_iter=int(n_iter),
-            time_s=perf_counter() - start,
-            objective=objective,
-            eps=eps,
-            info=info,
+        """Certify (C, b) and package it; margin losses are judged on their measured mean loss."""
+        b = problem.intercept(C) if b is None else b  # no answer from CVXPY (trivial eps): the best b for c
+        fw = None if self.weights is None else torch.as_tensor(self.weights, dtype=torch.float64)
+        if self.loss == "squared":
+            cert = certify(problem, C, b, eps=problem.eps, norm=self.norm, feature_weights=fw)
+        else:
+            cert = self._margin_certificate(problem, C, b, info)
+        if self.fit_intercept:
+            info["intercept"] = problem.unscale(C, b)[1]
+        sol = build_solution(
+            problem, C, b, cert, "cvxpy", status="max_iter" if limited else None,
+            message=(f"{info['solver']} stopped at its iteration or time limit (cvxpy status user_limit)"
+                     if limited else ""),
+            n_iter=int(info.pop("n_iter", 0)), info=info,
+        )
+        sol.objective = objective if objective is not None else cert.norm
+        sol.time_s = perf_counter() - start
+        return sol
+
+    def _margin_certificate(self, problem: Problem, C: torch.Tensor, b: torch.Tensor, info: dict) -> Certificate:
+        """Feasibility of a hinge / logistic answer from its measured mean loss (the norm gap is not certified)."""
+        from dataclasses import replace
+
+        cert = certify(problem, C, b, eps=None)
+        pred = self._Phi @ C.numpy() + b.numpy()[None, :]
+        margin = self._Y * pred
+        losses = np.maximum(0.0, 1.0 - margin) if self.loss == "hinge" else np.logaddexp(0.0, -margin)
+        w = np.ones_like(margin) if self._d is None else (self._d**2)[:, None] * np.ones_like(margin)
+        mean_loss = float(np.sum(w * losses) / margin.size)
+        active = w > 0
+        min_margin = float(margin[active].min())
+        info.update(mean_loss=mean_loss, min_margin=min_margin)
+        return replace(
+            cert, eps=problem.eps, loss=self.loss, mean_loss=mean_loss, min_margin=min_margin,
+            feasibility=mean_loss / problem.eps if problem.eps > 0 else math.nan,
+            judged=("feasibility",),
+            problem=f"min {'||c||_1' if self.norm == 'l1' else '||c||_2'} s.t. mean {self.loss} loss <= eps",
+            notes=f"the norm gap of loss={self.loss!r} is not certified: status 'optimal' means the measured "
+            "mean loss meets eps and CVXPY reports optimal",
         )
 
-    def _map_status(self, attempts: list[dict[str, Any]], eps: float) -> tuple[str, str]:
-        """Map the last cvxpy status onto kernelreg's vocabulary, with a message for the non-optimal ones."""
-        last = attempts[-1]
-        cvx_status, name = last["status"], last["solver"]
-        if cvx_status == cp.OPTIMAL:
-            return "optimal", ""
-        if cvx_status == cp.OPTIMAL_INACCURATE:
-            return "inaccurate", f"{name} reports optimal_inaccurate (tolerances not met)"
-        if cvx_status == cp.USER_LIMIT:
-            return "max_iter", f"{name} stopped at its iteration or time limit (cvxpy status user_limit)"
-        if cvx_status in cp.settings.INF_OR_UNB:
-            return "infeasible", (
-                f"{name} reports the program {cvx_status}: no coef has mean {self.loss} loss <= "
-                f"eps={eps:.6g} on these {self._Y.shape[0]} samples"
+    def _infeasible(self, problem: Problem, cvx_status: str, name: str) -> SolverError:
+        """CVXPY says infeasible: confirm it with the least reachable loss and name it (the smallest feasible eps)."""
+        floor = self._least_loss(problem)
+        what = "mse" if self.loss == "squared" else f"mean {self.loss} loss"
+        asked = problem.eps_asked
+        if floor is not None and asked >= floor * (1.0 + 1e-9) and floor > 0:
+            return SolverError(
+                f"method='cvxpy' ended with status 'failed': {name} reports the program {cvx_status}, but "
+                f"eps={asked:.6g} is above the least {what} {floor:.6g} these features reach, so it is feasible. "
+                "Try another solver (solver=...) or tighter solver_options.",
+                method="cvxpy",
+                status="failed",
             )
-        tried = ", ".join(f"{a['solver']} -> {a['status'] or 'error: ' + str(a['error'])}" for a in attempts)
-        return "failed", f"no solver produced a solution (cvxpy status {cvx_status!r}; tried {tried})"
+        floor_name = "the least-squares floor (the least mse any coefficients reach)" if self.loss == "squared" else (
+            f"the least {what} any coefficients reach"
+        )
+        least = "" if floor is None else f"; {floor_name} is {floor:.6g}, the smallest feasible eps"
+        advice = (
+            f" Use eps >= {floor:.6g}" + (" (or method='exact' with eps=0 for the least-squares min-norm solution)"
+                                          if self.loss == "squared" else " or more features")
+            if floor is not None
+            else ""
+        )
+        return SolverError(
+            f"method='cvxpy' ended with status 'infeasible': {name} reports the program {cvx_status}: no coef has "
+            f"{what} <= eps={asked:.6g} on these {self._Y.shape[0]} samples{least}.{advice}",
+            method="cvxpy",
+            status="infeasible",
+        )
+
+    def _least_loss(self, problem: Problem) -> float | None:
+        """The smallest mean loss any coef reaches: the float64 least-squares floor, or an LP / conic minimum."""
+        if self.loss == "squared":
+            from kernelreg.solvers.exact import SpectralSolver
+
+            return SpectralSolver._on(problem, "r", None).mse_floor
+        cp = _cvxpy()
+        n_outputs = self._Y.shape[1]
+        var = cp.Variable((self._Phi.shape[1], n_outputs))
+        pred = self._Phi @ var
+        if self.fit_intercept:
+            pred = pred + np.ones((self._Phi.shape[0], 1)) @ cp.Variable((1, n_outputs))
+        margin = cp.multiply(self._Y, pred)
+        losses = cp.pos(1 - margin) if self.loss == "hinge" else cp.logistic(-margin)
+        w = self._row_weights(self._Y)
+        w = None if w is None else (w if w.ndim == 2 else w[:, None])
+        total = cp.sum(losses) if w is None else cp.sum(cp.multiply(w, losses))
+        least = cp.Problem(cp.Minimize(total / self._Y.size))
+        try:
+            least.solve()
+        except cp.error.SolverError:
+            return None
+        return float(least.value) if least.value is not None else None
 
     def _advice(self, status: str) -> str:
         """What to change for each non-optimal status."""
-        if status == "infeasible":
-            if self.loss == "squared":
-                return (
-                    "Use eps >= the least-squares floor (SpectralSolver(Phi, y).mse_floor), or "
-                    "method='exact' with eps=0 for the least-squares min-norm solution."
-                )
-            return "The labels are not separable at this eps by Phi c: raise eps (e.g. eps=0.05) or use more features."
-        if status == "failed":
-            return (
-                f"Try another solver from {cp.installed_solvers()} (solver=...), or method='exact' "
-                "for the squared l2 case."
-            )
         if status == "max_iter":
             return (
                 "Raise the solver's limit, e.g. solver_options={'max_iter': ...} (Clarabel) or "
@@ -382,7 +510,7 @@ def _check_weights(weights: ArrayLike | None, n_features: int) -> np.ndarray | N
 
 def _solver_plan(solver: str | None, solver_options: dict[str, Any] | None) -> list[tuple[str, dict[str, Any]]]:
     """Ordered (solver, options) attempts: the requested solver, or Clarabel then SCS by default."""
-    installed = cp.installed_solvers()
+    installed = _cvxpy().installed_solvers()
     options = dict(solver_options or {})
     if solver is not None:
         name = str(solver).upper()
@@ -404,25 +532,19 @@ def _generic(solve_kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 def solve_cvxpy(
-    Phi: np.ndarray | torch.Tensor,
-    Y: np.ndarray,
-    was_1d: bool,
-    eps: float,
+    problem: Problem,
     *,
     norm: Literal["l2", "l1"] = "l2",
     weights: ArrayLike | None = None,
     loss: Literal["squared", "hinge", "logistic"] = "squared",
     reduce: Literal["auto", "qr"] | bool = "auto",
-    fit_intercept: bool = False,
     solver: str | None = None,
     solver_options: dict[str, Any] | None = None,
     **solve_kwargs: Any,
 ) -> Solution:
-    """Backend of ``solve(method="cvxpy")``: build a :class:`MinNormProgram` and solve it once."""
+    """Backend of ``solve(method="cvxpy")``: build a :class:`MinNormProgram` on the validated problem and solve it once."""
     start = perf_counter()
-    program = MinNormProgram(
-        Phi, Y[:, 0] if was_1d else Y, norm=norm, weights=weights, loss=loss, reduce=reduce, fit_intercept=fit_intercept
-    )
-    sol = program.solve(eps, solver=solver, solver_options=solver_options, **solve_kwargs)
+    program = MinNormProgram._on(problem, norm, weights, loss, reduce)
+    sol = program._solve(problem, solver, solver_options, solve_kwargs)
     sol.time_s = perf_counter() - start
     return sol

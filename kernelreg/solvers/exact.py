@@ -11,6 +11,17 @@ problem, ``c = sum_i f(s_i**2) (u_i^T y / s_i) v_i``:
 
 The GD factor follows from ``grad mse(c) = 2 Phi^T (Phi c - y) / (N K)``, the gradient the ``gd``
 method steps along, so :meth:`SpectralSolver.gd_coef` reproduces ``solve(method="gd")`` exactly.
+
+Two factorisations give ``s`` and the singular vectors, from any :class:`~kernelreg.solvers._sources.Source`
+(in memory, chunked, dask): ``"gram"`` (``eigh`` of the smaller Gram matrix; fastest, resolves
+``s`` down to about ``sqrt(gram_resolution) * s_max``) and the R factor (``"svd"``, ``"qr"`` when
+streamed: a QR of ``Phi^T`` (wide) or ``[Phi | y]`` (tall) and the SVD of the small square factor;
+resolves ``s`` down to ``rcond * s_max``). ``solve(method="exact", decomposition="auto")`` tries
+them in that order and lets the :mod:`certificate <kernelreg.solvers._certificate>` decide
+(:func:`kernelreg.solvers._fallback.solve_exact`, the one fallback policy).
+
+(This module is long because it is one class: every solve, polish and trajectory reads the same
+spectral state, and splitting it would only pass that state between modules.)
 """
 
 from __future__ import annotations
@@ -25,54 +36,69 @@ import torch
 from numpy.typing import ArrayLike
 from scipy.optimize import brentq
 
-from kernelreg._torch import as_tensor, resolve_device, to_numpy64
 from kernelreg.exceptions import SolverError
-from kernelreg.solvers._solution import Solution, check_eps, check_problem, finish, output_shape
+from kernelreg.solvers._certificate import certify
+from kernelreg.solvers._linalg import (
+    F64_EPS,
+    check_lam,
+    check_rcond,
+    gram_resolution,
+    sum_squares,
+    svd_small,
+)
+from kernelreg.solvers._problem import Problem, check_eps, prepare
+from kernelreg.solvers._solution import Solution, build_solution, finish
+from kernelreg.solvers._sources import DenseSource
 
-__all__ = ["SpectralSolver", "gd_trajectory", "solve_exact", "gram_matrix"]
+__all__ = ["SpectralSolver", "gd_trajectory", "Unresolved"]
 
-_DECOMPOSITIONS = ("gram", "svd")
-_EXACT_DECOMPOSITIONS = ("auto", "gram", "qr", "svd")
-_F64_EPS = float(np.finfo(np.float64).eps)
-#: decomposition="auto" re-solves with the SVD when the Gram solution misses eps by more than this.
-_AUTO_GAP = 1e-9
+
+
+class Unresolved(Exception):
+    """eps lies below the floor a Gram matrix can see, and it cannot resolve some directions: it cannot decide."""
 
 
 class SpectralSolver:
     """Factor Phi once, then get min-norm, eps-relaxed, ridge and GD-trajectory coefficients cheaply.
 
     The decomposition costs ``O(N n min(N, n))`` once; every later :meth:`solve_eps` costs a 1-D
-    root-find over ``O(min(N, n))`` numbers plus one product with the stored vectors.
+    root-find over ``O(min(N, n))`` numbers, one product with Phi and the one-pass certificate.
 
     Parameters
     ----------
     Phi : array-like or torch.Tensor of shape (n_samples, n_features)
-        Feature matrix (float32 is converted: everything runs in float64).
+        Feature matrix (float32 is converted: everything runs in float64). A float64 tensor on
+        ``device`` is used as it is (no copy).
     y : array-like of shape (n_samples,) or (n_samples, n_outputs)
         Targets; several outputs share one program and one lam (Frobenius norms).
     decomposition : {"gram", "svd"}, default="gram"
         - ``"gram"``: ``torch.linalg.eigh`` of the smaller Gram matrix (``Phi Phi^T`` when
           n_samples <= n_features, else ``Phi^T Phi``); fastest, but singular values below about
-          ``sqrt(rcond) * s_max`` are lost to rounding (squared condition number).
-        - ``"svd"``: thin ``torch.linalg.svd`` of Phi; slower, resolves singular values down to
+          ``sqrt(8 sqrt(max(N, n)) eps_64) * s_max`` are lost to rounding (squared condition number).
+        - ``"svd"``: thin QR of ``Phi^T`` (wide) or ``[Phi | y]`` (tall), then the SVD of the
+          square factor (LAPACK gesdd); about 2-3x slower, resolves singular values down to
           ``rcond * s_max``.
     device : {"cpu", "cuda", "auto"} or torch.device, default="cpu"
         Where the decomposition runs.
     rcond : float or None, default=None
-        Relative cut-off: directions with ``s_i**2 <= rcond * s_max**2`` ("gram") or
-        ``s_i <= rcond * s_max`` ("svd") count as the null space. Default
+        The one rank rule: directions with ``s_i <= rcond * s_max`` are the null space, for the
+        min-norm solution, ridge and the least-squares floor alike. Default
         ``max(n_samples, n_features) * finfo(float64).eps``.
+    fit_intercept : bool, default=False
+        Solve with an unpenalised intercept (Phi and y centred implicitly; see :func:`kernelreg.solvers.solve`).
+    sample_weight : array-like of shape (n_samples,) or None, default=None
+        Weights of the mean squared error.
 
     Attributes
     ----------
     singular_values : ndarray of shape (min(n_samples, n_features),)
         ``s_i`` in ascending order (clamped at 0 for "gram").
     rank : int
-        Number of directions above the cut-off.
+        Number of directions above the cut-off (and, for "gram", above its resolution).
     mse_floor : float
         Least mse reachable on these samples (0 when Phi has full row rank).
     mean_y2 : float
-        ``mse(0) = ||y||**2 / (N K)``; any ``eps >= mean_y2`` gives ``coef = 0``.
+        ``mse(0) = ||y||**2 / (N K)`` (y centred with an intercept); any ``eps >= mean_y2`` gives ``coef = 0``.
     lipschitz : float
         ``L = 2 s_max**2 / (N K)``, the Lipschitz constant of ``grad mse``; GD is stable for ``lr < 2 / L``.
     factor_time_s : float
@@ -85,14 +111,15 @@ class SpectralSolver:
     >>> Phi, y = rng.standard_normal((20, 50)), rng.standard_normal(20)
     >>> spec = SpectralSolver(Phi, y)
     >>> sol = spec.solve_eps(0.01)
-    >>> bool(abs(sol.mse - 0.01) < 1e-12)
-    True
+    >>> sol.status, bool(abs(sol.mse - 0.01) < 1e-12)
+    ('optimal', True)
     >>> bool(np.allclose(spec.min_norm().coef, np.linalg.pinv(Phi) @ y))
     True
     """
 
     #: The decomposition without a squared condition number, named in advice when "gram" falls short.
     _PRECISE = "svd"
+    _NAMES: tuple[str, ...] = ("gram", "svd")
 
     def __init__(
         self,
@@ -102,80 +129,125 @@ class SpectralSolver:
         decomposition: Literal["gram", "svd"] = "gram",
         device: str | torch.device = "cpu",
         rcond: float | None = None,
+        fit_intercept: bool = False,
+        sample_weight: ArrayLike | None = None,
     ) -> None:
-        Phi, Y, self._was_1d = check_problem(Phi, y)
-        if decomposition not in _DECOMPOSITIONS:
-            raise ValueError(
-                f"SpectralSolver decomposition must be one of {_DECOMPOSITIONS}; got "
-                f"{decomposition!r}. (QR serves only eps=0: use solve(..., method='exact', "
-                f"decomposition='qr').)"
-            )
-        self.decomposition = decomposition
-        self.device = resolve_device(device)
-        n_samples, n_features = Phi.shape
-        self.n_samples, self.n_features, self.n_outputs = n_samples, n_features, Y.shape[1]
-        self.rcond = _check_rcond(rcond, n_samples, n_features)
-        start = perf_counter()
-        self._Phi = as_tensor(Phi, self.device)
-        self._Y = as_tensor(Y, self.device)
-        self._factor()
-        self.factor_time_s = perf_counter() - start
-        self._floor: float | None = None
+        self._check_name(decomposition)
+        problem = prepare(Phi, y, device=device, fit_intercept=fit_intercept, sample_weight=sample_weight)
+        self._setup(problem, decomposition, rcond)
 
-    def _factor(self) -> None:
-        """Decompose Phi and store s^2, the vectors that map filter weights to coef, and y's coordinates."""
-        P, Y = self._Phi, self._Y
-        n_samples, n_features = P.shape
-        if self.decomposition == "gram":
-            self._wide = n_samples <= n_features
-            gram = gram_matrix(P, self._wide)
-            s2, basis = torch.linalg.eigh(gram)
-            del gram
-            s2 = s2.clamp_min(0.0)
-            keep = s2 > self.rcond * s2.max()
-            keep_ridge, outside = keep, None  # eigenvalues under the cut are rounding noise, even for ridge
-            if self._wide:  # basis = U (N x N): p = U^T y, coef = Phi^T U w
-                proj = basis.mT @ Y
-                sq_coords = proj**2
-            else:  # basis = V (n x n): p = V^T Phi^T y = S U^T y, coef = V w
-                proj = basis.mT @ (P.mT @ Y)
-                safe = torch.where(keep, s2, torch.ones_like(s2))
-                sq_coords = torch.where(keep[:, None], proj**2 / safe[:, None], torch.zeros_like(proj))
+    @classmethod
+    def _check_name(cls, decomposition: str) -> None:
+        """The decompositions this class knows."""
+        if decomposition not in cls._NAMES:
+            raise ValueError(
+                f"{cls.__name__} decomposition must be one of {cls._NAMES}; got {decomposition!r}. "
+                "(The eps=0 QR route is solve(..., method='exact', decomposition='qr').)"
+            )
+
+    @classmethod
+    def _on(cls, problem: Problem, decomposition: str, rcond: float | None) -> SpectralSolver:
+        """Factor an already validated problem (the private path of ``solve``)."""
+        self = cls.__new__(cls)
+        self._setup(problem, decomposition, rcond)
+        return self
+
+    def _setup(self, problem: Problem, decomposition: str, rcond: float | None) -> None:
+        """Factor the problem and keep the spectral state every solve reads."""
+        self._problem = problem
+        self.decomposition = decomposition
+        self.device = problem.device
+        self.n_samples, self.n_features, self.n_outputs = problem.n_samples, problem.n_features, problem.n_outputs
+        self.rcond = check_rcond(rcond, self.n_samples, self.n_features)
+        self._lam_exp = 2 * problem.phi_exp  # lam (caller) = lam (solver units) * 2**_lam_exp
+        self._mse_exp = 2 * problem.y_exp
+        self._floor: float | None = None
+        start = perf_counter()
+        if decomposition == "gram":
+            self._factor_gram()
         else:
-            self._wide = False
-            U, s, Vh = torch.linalg.svd(P, full_matrices=False)
-            s2 = s**2
-            keep = s > self.rcond * s.max()
-            # lam > 0 damps every direction (weight s/(s^2+lam) <= 1/(2 sqrt(lam))), so ridge keeps all s > 0
-            keep_ridge = s > 0
-            uty = U.mT @ Y
-            outside = 0.0 if n_samples <= n_features else float(((Y - U @ uty) ** 2).sum())
-            proj, sq_coords, basis = s[:, None] * uty, uty**2, Vh.mT  # coef = V w
-            del U
-        self._store(s2, keep, keep_ridge, basis, proj, sq_coords, outside, float((Y**2).sum()))
+            self._factor_r()
+        self.factor_time_s = perf_counter() - start
+        self._mean_y2_u = sum_squares(problem.Ye) / self._nk
+
+    # ------------------------------------------------------------------ factorisations
+    def _factor_gram(self) -> None:
+        """eigh of Phi_e Phi_e^T (wide) or Phi_e^T Phi_e (tall): directions under its resolution stay unresolved."""
+        P = self._problem
+        self._wide = self.n_samples <= self.n_features
+        self._qw = None
+        G, b = P.gram(self._wide)
+        s2, basis = torch.linalg.eigh(G)
+        s2 = s2.clamp_min(0.0)
+        top = float(s2.max())
+        resolution = gram_resolution(self.n_samples, self.n_features)
+        resolved = s2 > resolution * top
+        significant = s2 > (self.rcond**2) * top
+        # below the resolution the rcond rule cannot be applied: such directions exist and the rule is finer
+        self._undecided = bool((~resolved).any()) and self.rcond**2 < resolution
+        if self._wide:
+            self._stat = ("gram", G)
+            coords = basis.mT @ P.Ye
+            known = torch.ones_like(resolved)
+            self._store(s2, resolved & significant, known, basis, coords, outside=0.0)
+        else:
+            self._stat = ("normal", G, b)
+            proj = basis.mT @ b  # = s * (u^T y_e)
+            safe = torch.where(resolved, s2, torch.ones_like(s2))
+            coords = torch.where(resolved[:, None], proj / safe[:, None].sqrt(), torch.zeros_like(proj))
+            self._store(s2, resolved & significant, resolved, basis, coords, outside=None, proj=proj)
+
+    def _factor_r(self) -> None:
+        """R factor of Phi_e (wide: of Phi_e^T; tall: of [Phi_e | y_e]) and the SVD of the square factor."""
+        P = self._problem
+        n = self.n_features
+        self._wide = self.n_samples <= n
+        self._undecided = False
+        self._qw = None
+        M, Q = P.r_matrix(self._wide)
+        if self._wide:  # Phi_e = M Q^T = U S (Q W)^T: Phi_e's left singular vectors are M's
+            U, s, Wh = svd_small(M)
+            U, s, Wh = U.to(self.device), s.to(self.device), Wh.to(self.device)
+            self._stat = ("factor", M)
+            self._qw = None if Q is None else (Q, Wh.mT)
+            coords = U.mT @ P.Ye
+            basis = U
+            outside, proj = 0.0, None
+        else:  # [Phi_e | y_e] = Q [[R, z], [0, t]]: Phi_e = (Q W) S V^T with R = W S V^T
+            R, z = M[:n, :n], M[:n, n:]
+            tail = sum_squares(M[n:, n:])
+            W, s, Vh = svd_small(R)
+            W, s, Vh = W.to(self.device), s.to(self.device), Vh.to(self.device)
+            self._stat = ("r", R, z, tail)
+            if Q is not None:  # U = Q_n W and y_e's part outside range(Phi_e) is Q [0; t]: the exact witness
+                self._qw = (Q, W, M[n:, n:])
+            coords = W.mT @ z
+            basis, outside, proj = Vh.mT, tail, s[:, None] * coords
+        s2 = s**2
+        significant = s > self.rcond * s.max()
+        self._store(s2, significant, torch.ones_like(significant), basis, coords, outside=outside, proj=proj)
 
     def _store(
         self,
         s2: torch.Tensor,
-        keep: torch.Tensor,
-        keep_ridge: torch.Tensor,
+        usable: torch.Tensor,
+        known: torch.Tensor,
         basis: torch.Tensor,
-        proj: torch.Tensor,
-        sq_coords: torch.Tensor,
+        coords: torch.Tensor,
         outside: float | None,
-        sum_y2: float,
+        proj: torch.Tensor | None = None,
     ) -> None:
-        """Keep the spectral state every solve reads, however it was computed (in memory or streamed)."""
-        self._s2, self._keep, self._keep_ridge, self._basis, self._proj = s2, keep, keep_ridge, basis, proj
-        self._outside = outside  # ||y - U U^T y||^2 (svd only): y's part outside the range of Phi
-        # y's squared coordinate along each left singular vector, summed over outputs (CPU, O(r)).
-        self._a = to_numpy64(sq_coords.sum(dim=1))
-        self._s2_np = to_numpy64(s2)
-        self._keep_np = to_numpy64(keep).astype(bool)
-        self._keep_ridge_np = to_numpy64(keep_ridge).astype(bool)
-        # U spans all of R^N (so the floor is the sum over dropped directions) iff N <= n.
-        self._complete = self.n_samples <= self.n_features
-        self.mean_y2 = sum_y2 / self._nk
+        """Keep the spectral state: s^2, which directions the min-norm uses, which coordinates are known."""
+        self._s2, self._usable, self._basis = s2, usable, basis
+        self._s2_ridge = torch.where(usable, s2, torch.zeros_like(s2))  # the rcond rule: s <= cut counts as 0
+        self._coords, self._proj = coords, proj
+        self._outside = outside  # squared mass of y_e outside the known directions (None: measure it)
+        self._s2_np = s2.double().cpu().numpy()
+        self._s2r_np = self._s2_ridge.double().cpu().numpy()
+        self._usable_np = usable.cpu().numpy().astype(bool)
+        self._known_np = known.cpu().numpy().astype(bool)
+        a = (coords**2).sum(dim=1).double().cpu().numpy()
+        self._a = np.where(self._known_np, a, 0.0)
 
     # ------------------------------------------------------------------ properties
     @property
@@ -186,107 +258,191 @@ class SpectralSolver:
     @property
     def singular_values(self) -> np.ndarray:
         """Singular values of Phi, ascending (from the Gram eigenvalues or the SVD)."""
-        return np.sqrt(np.sort(self._s2_np))
+        return np.sqrt(np.ldexp(np.sort(self._s2_np), self._lam_exp))
 
     @property
     def rank(self) -> int:
-        """Numerical rank: directions above the rcond cut-off."""
-        return int(self._keep_np.sum())
+        """Numerical rank: directions above the rcond cut-off (and the Gram's resolution)."""
+        return int(self._usable_np.sum())
 
     @property
     def lipschitz(self) -> float:
         """Lipschitz constant of grad mse: 2 s_max^2 / (N K)."""
-        return 2.0 * float(self._s2_np.max()) / self._nk
+        return _saturate(2.0 * float(self._s2_np.max()) / self._nk, self._lam_exp)
 
     @property
     def mse_floor(self) -> float:
-        """Least-squares floor: the smallest mse any coef reaches on these samples."""
-        if self._floor is None:
-            if self._outside is not None:  # svd: outside part + dropped directions
-                self._floor = (self._outside + float(self._a[~self._keep_np].sum())) / self._nk
-            elif self._complete:
-                self._floor = float(self._a[~self._keep_np].sum()) / self._nk
-            else:  # gram, N > n: y's part outside range(Phi) is measured directly (no cancellation).
-                self._floor = self._direct_mse(self._coef_tensor(self._min_norm_weights()))
-        return self._floor
+        """Least-squares floor over the significant directions: the smallest mse any coef reaches."""
+        return _saturate(self._floor_units(), self._mse_exp)
 
     @property
-    def _ridge_floor(self) -> float:
-        """Limit of mse(c(lam)) as lam -> 0 over the directions ridge uses (svd: every s > 0)."""
-        if self._outside is None:
-            return self.mse_floor
-        return (self._outside + float(self._a[~self._keep_ridge_np].sum())) / self._nk
+    def mean_y2(self) -> float:
+        """mse of coef = 0 (inf when it overflows float64 at the data's scale)."""
+        return _saturate(self._mean_y2_u, self._mse_exp)
+
+    def _lam_out(self, lam: float) -> float:
+        """lam in the caller's units; an error naming the scale when float64 cannot hold it."""
+        if lam == 0.0 or math.isinf(lam) or not self._lam_exp:
+            return lam
+        try:
+            return math.ldexp(lam, self._lam_exp)
+        except OverflowError:
+            raise SolverError(
+                f"method='exact': the ridge parameter lam = {lam:.3g} * 2**{self._lam_exp} overflows float64 at the "
+                f"scale of the data ({self._problem.scale_note()}); rescale Phi to values near 1.",
+                method="exact",
+                status="failed",
+            ) from None
+
+    def _floor_units(self) -> float:
+        """The floor in the solvers' units (measured once for the tall Gram, where y_e's outside part is unknown)."""
+        if self._floor is None:
+            dropped = float(self._a[self._known_np & ~self._usable_np].sum())
+            if self._outside is None:
+                rss = self._rss(self._internal(self._min_norm_weights()))
+                self._outside = max(rss - dropped, 0.0)
+            self._floor = (self._outside + dropped) / self._nk
+        return self._floor
 
     # ------------------------------------------------------------------ building blocks
-    def _coef_tensor(self, weights: torch.Tensor) -> torch.Tensor:
-        """Map per-direction weights g(s^2) to coefficients: coef = sum_i g_i p_i (basis vector)."""
-        w = weights[:, None] * self._proj
-        if self._wide:
-            return self._Phi.mT @ (self._basis @ w)
-        return self._basis @ w
+    def _internal(self, weights: torch.Tensor, rule: bool = True) -> torch.Tensor:
+        """Coefficients for per-direction weights g: alpha = U (g * U^T y_e) (wide) or c = V (g * proj) (tall).
 
-    def _materialise(self, coef: torch.Tensor) -> torch.Tensor:
-        """The (n_features, n_outputs) coefficients of an internal coef tensor (the identity here)."""
-        return coef
+        With ``rule`` the directions the rcond rule calls null contribute nothing to coef (tall); the
+        wide alpha keeps them (it is also the dual witness) and :meth:`_explicit` drops them.
+        """
+        if rule:
+            weights = torch.where(self._usable, weights, torch.zeros_like(weights))
+        return self._basis @ (weights[:, None] * (self._coords if self._wide else self._proj))
 
-    def _zero_coef(self) -> torch.Tensor:
-        """coef = 0, the answer for eps >= mean(y^2) or lam = inf."""
-        return torch.zeros(self.n_features, self.n_outputs, dtype=torch.float64, device=self.device)
+    def _explicit(self, internal: torch.Tensor, weights: torch.Tensor | None = None, rule: bool = True) -> torch.Tensor:
+        """coef from the internal form (wide: over the usable directions only when ``rule``).
 
-    def _direct_mse(self, coef: torch.Tensor) -> float:
-        """mse computed from the residual Phi c - y, not from the spectral formula."""
-        return float(((self._Phi @ coef - self._Y) ** 2).sum()) / self._nk
+        Wide Phi with Q kept (in memory): ``c = Q W (g s U^T y_e)``, backward stable; otherwise
+        ``c = Phi_e^T alpha`` (one pass; squares the condition number for the smallest directions).
+        """
+        if not self._wide:
+            return internal
+        if weights is not None and rule:
+            weights = torch.where(self._usable, weights, torch.zeros_like(weights))
+        if self._qw is not None and weights is not None:
+            apply_q, W = self._qw
+            return apply_q(W @ ((weights * self._s2.sqrt())[:, None] * self._coords))
+        return self._problem.rmatvec(internal)
+
+    def _rss(self, internal: torch.Tensor) -> float:
+        """||Phi_e c - y_e||^2 from the factorisation's statistics (a pass only for an in-memory tall Gram)."""
+        P, stat = self._problem, self._stat
+        if stat[0] == "gram":
+            return sum_squares(stat[1] @ internal - P.Ye)
+        if stat[0] == "factor":
+            M = stat[1]
+            return sum_squares(M @ (M.mT @ internal) - P.Ye)
+        if stat[0] == "r":
+            _, R, z, tail = stat
+            return sum_squares(R @ internal - z) + tail
+        _, G, b = stat
+        if isinstance(P.source, DenseSource):
+            return sum_squares(P.matvec(internal) - P.Ye)
+        value = float((internal * (G @ internal)).sum() - 2.0 * (internal * b).sum()) + sum_squares(P.Ye)
+        return max(value, 0.0)
 
     def _min_norm_weights(self) -> torch.Tensor:
-        """g = 1/s^2 on kept directions, 0 on the numerical null space."""
-        safe = torch.where(self._keep, self._s2, torch.ones_like(self._s2))
-        return torch.where(self._keep, 1.0 / safe, torch.zeros_like(self._s2))
+        """g = 1/s^2 on usable directions, 0 on the numerical null space."""
+        safe = torch.where(self._usable, self._s2, torch.ones_like(self._s2))
+        return torch.where(self._usable, 1.0 / safe, torch.zeros_like(self._s2))
 
     def _ridge_weights(self, lam: float) -> torch.Tensor:
-        """g = 1/(s^2 + lam) on the directions ridge uses."""
-        return torch.where(self._keep_ridge, 1.0 / (self._s2 + lam), torch.zeros_like(self._s2))
+        """g = 1/(s^2 + lam), with s = 0 below the rcond cut (and below the Gram's resolution)."""
+        return 1.0 / (self._s2_ridge + lam)
 
     def _secular_mse(self, lam: float) -> float:
-        """mse(c(lam)) from the spectrum alone: floor + sum_i (lam/(s_i^2+lam))^2 a_i / (N K)."""
+        """mse(c(lam)) from the spectrum: (outside + sum_i (lam/(s_i^2+lam))^2 a_i) / (N K)."""
+        self._floor_units()
         if lam <= 0.0:  # exp(log lam) underflowed: the least-squares limit
-            return self._ridge_floor
-        s2, a = self._s2_np[self._keep_ridge_np], self._a[self._keep_ridge_np]
-        shrink = 1.0 / (1.0 + s2 / lam)
-        return self._ridge_floor + float(np.sum(shrink**2 * a)) / self._nk
+            return self._floor
+        shrink = 1.0 / (1.0 + self._s2r_np / lam)
+        return (self._outside + float(np.sum(shrink**2 * self._a))) / self._nk
 
     def _secular_slope(self, lam: float) -> float:
         """d mse / d log(lam) from the spectrum (for the final Newton polish)."""
-        s2, a = self._s2_np[self._keep_ridge_np], self._a[self._keep_ridge_np]
-        shrink = 1.0 / (1.0 + s2 / lam)
-        return 2.0 * float(np.sum(shrink**2 * (1.0 - shrink) * a)) / self._nk
+        shrink = 1.0 / (1.0 + self._s2r_np / lam)
+        return 2.0 * float(np.sum(shrink**2 * (1.0 - shrink) * self._a)) / self._nk
 
-    def _solution(self, coef: torch.Tensor, start: float, **fields: Any) -> Solution:
-        """Package coefficients as a Solution with directly computed mse and norm."""
-        info = {
+    def _witness(self, internal: torch.Tensor, weights: torch.Tensor, lam: float | None = None) -> torch.Tensor | None:
+        """A dual witness for the certificate: ``alpha = U g U^T y_e + y_perp / lam``.
+
+        Wide: over every direction of the complete U (free). Tall with the Householder Q kept (in
+        memory): ``Q [W g z; t / lam]``, no product with Phi. Otherwise ``Phi_e V (g proj / s^2)``
+        (one pass; y_perp is then left to the certificate's ``-r``).
+        """
+        if self._wide:
+            return self._basis @ (weights[:, None] * self._coords)
+        if self._qw is not None:
+            apply_q, W, t = self._qw
+            outside = t / lam if (lam is not None and 0.0 < lam < math.inf) else torch.zeros_like(t)
+            return apply_q(torch.cat([W @ (weights[:, None] * self._coords), outside], dim=0))
+        positive = self._s2 > 0
+        safe = torch.where(positive, self._s2, torch.ones_like(self._s2))
+        scaled = torch.where(positive[:, None], weights[:, None] * self._proj / safe[:, None], torch.zeros_like(self._proj))
+        return self._problem.matvec(self._basis @ scaled)
+
+    def _answer(
+        self,
+        weights: torch.Tensor,
+        start: float,
+        *,
+        eps: float | None,
+        lam: float | None,
+        info: dict[str, Any] | None = None,
+        internal: torch.Tensor | None = None,
+        refined: bool = False,
+    ) -> Solution:
+        """Form coef for the weights, certify it against the problem at eps (None: at its own mse), package.
+
+        ``refined``: ``internal`` came from :meth:`_polish` (it is then also the wide witness).
+        """
+        P = self._problem
+        internal = self._internal(weights) if internal is None else internal
+        C = self._explicit(internal, None if refined else weights)
+        b = P.intercept(C)
+        # wide: alpha is the witness, free; tall: Phi_e V (g proj / s^2) costs a pass, needed at once for
+        # least squares (eps = 0), else only when -r alone does not certify
+        if refined and self._wide:
+            witness = internal
+        elif self._wide or eps == 0.0 or self._qw is not None:
+            witness = self._witness(internal, weights, lam)
+        else:
+            witness = None
+        cert = certify(P, C, b, eps=eps, witness=witness)
+        if not cert.optimal and witness is None and not bool((C == 0).all()):
+            retry = certify(P, C, b, eps=eps, witness=self._witness(internal, weights, lam))
+            cert = retry if retry.norm_gap < cert.norm_gap else cert
+        details = {
             "decomposition": self.decomposition,
-            "orientation": ("Phi Phi^T" if self._wide else "Phi^T Phi")
-            if self.decomposition == "gram"
-            else "thin svd",
+            "orientation": self._orientation(),
             "device": str(self.device),
             "rank": self.rank,
             "rcond": self.rcond,
             "factor_time_s": self.factor_time_s,
         }
-        info.update(fields.pop("info", {}))
-        coef_np = output_shape(to_numpy64(coef), self._was_1d)
-        norm = float(np.linalg.norm(coef_np))
-        if "mse" not in fields:
-            fields["mse"] = self._direct_mse(coef)
-        fields.setdefault("objective", norm)
-        return Solution(
-            coef=coef_np,
-            norm=norm,
-            method="exact",
-            status=fields.pop("status", "optimal"),
-            time_s=perf_counter() - start,
-            info=info,
-            **fields,
+        details.update(P.source.describe())
+        details.update(info or {})
+        sol = build_solution(
+            P, C, b, cert, "exact",
+            lam=None if lam is None else self._lam_out(lam),
+            objective=None,
+            info=details,
         )
+        sol.objective = sol.norm
+        sol.time_s = perf_counter() - start
+        return sol
+
+    def _orientation(self) -> str:
+        """Which matrix was factored (for info)."""
+        if self.decomposition == "gram":
+            return "Phi Phi^T" if self._wide else "Phi^T Phi"
+        return "Phi^T = QR, svd of R" if self._wide else "[Phi | y] = QR, svd of R"
 
     # ------------------------------------------------------------------ public solves
     def min_norm(self) -> Solution:
@@ -295,10 +451,9 @@ class SpectralSolver:
         Returns
         -------
         Solution
-            ``lam=None``; ``mse`` equals :attr:`mse_floor` up to rounding.
+            ``lam=None``; ``mse`` equals :attr:`mse_floor` up to rounding; status from the certificate.
         """
-        start = perf_counter()
-        return self._solution(self._coef_tensor(self._min_norm_weights()), start, eps=0.0)
+        return finish(self._answer(self._min_norm_weights(), perf_counter(), eps=0.0, lam=None), self._advice())
 
     def ridge(self, lam: float) -> Solution:
         """Ridge solution for a given lam: coef = Phi^T (Phi Phi^T + lam I)^-1 y.
@@ -312,14 +467,19 @@ class SpectralSolver:
         Returns
         -------
         Solution
+            Certified for the eps it reaches (its own mse).
         """
-        lam = _check_lam(lam)
+        return finish(self._ridge(check_lam(lam)), self._advice())
+
+    def _ridge(self, lam: float) -> Solution:
+        """ridge() without the status contract (lam in the caller's units)."""
         start = perf_counter()
+        lam_u = math.ldexp(lam, -self._lam_exp)
         if lam == 0.0:
-            return self._solution(self._coef_tensor(self._min_norm_weights()), start, lam=0.0)
+            return self._answer(self._min_norm_weights(), start, eps=None, lam=0.0)
         if math.isinf(lam):
-            return self._solution(self._zero_coef(), start, lam=lam)
-        return self._solution(self._coef_tensor(self._ridge_weights(lam)), start, lam=lam)
+            return self._answer(torch.zeros_like(self._s2), start, eps=None, lam=math.inf)
+        return self._answer(self._ridge_weights(lam_u), start, eps=None, lam=lam_u)
 
     def lam_for_eps(self, eps: float) -> float:
         """The ridge lam whose solution has mse exactly eps (0 at the floor, inf at mean(y^2)).
@@ -327,33 +487,35 @@ class SpectralSolver:
         Raises
         ------
         SolverError
-            With status ``"infeasible"`` when ``eps`` is below :attr:`mse_floor`.
+            With status ``"infeasible"`` when ``eps`` is below :attr:`mse_floor`; the message names
+            the floor, which is also the smallest feasible eps.
         """
         eps = check_eps(eps)
-        floor = self._ridge_floor
-        if eps >= self.mean_y2:
+        return self._lam_out(self._lam_for(math.ldexp(eps, -self._mse_exp)))
+
+    def _lam_for(self, eps: float) -> float:
+        """lam_for_eps in the solvers' units."""
+        floor = self._floor_units()
+        if eps >= self._mean_y2_u:
             return math.inf
         if eps < floor * (1.0 - 1e-12):
-            rank = int(self._keep_ridge_np.sum())
-            hint = (
-                f" (or decomposition={self._PRECISE!r} if Phi is only ill-conditioned: the Gram eigenvalues lose "
-                "singular values below sqrt(rcond) * s_max)"
-                if self.decomposition == "gram"
-                else ""
-            )
+            if self._undecided:
+                raise Unresolved(floor)
+            shown = _saturate(floor, self._mse_exp)
+            asked = _saturate(eps, self._mse_exp)
             raise SolverError(
-                f"eps={eps:.6g} is infeasible for method='exact': the least-squares floor is "
-                f"mse={floor:.6g} on these {self.n_samples} samples (Phi has numerical rank {rank} "
-                f"< {self.n_samples} rows with decomposition={self.decomposition!r}, so y cannot be "
-                f"matched more closely); use eps >= {floor:.6g}, or eps=0 for the least-squares "
-                f"min-norm solution{hint}.",
+                f"eps={asked:.6g} is infeasible for method='exact': the least-squares floor is "
+                f"mse={shown:.6g} on these {self.n_samples} samples (Phi has numerical rank {self.rank} "
+                f"with rcond={self.rcond:.3g}, so y cannot be matched more closely); the smallest feasible "
+                f"eps is {shown:.6g}: use eps >= {shown:.6g}, or eps=0 for the least-squares min-norm "
+                "solution.",
                 method="exact",
                 status="infeasible",
             )
         target = eps - floor
-        if target <= 0.0 or not self._keep_ridge_np.any():
+        if target <= 0.0 or not self._usable_np.any():
             return 0.0
-        s2 = self._s2_np[self._keep_ridge_np]
+        s2 = self._s2_np[self._usable_np]
 
         def excess(log_lam: float) -> float:
             """Secular equation in log(lam): mse(lam) - eps, monotone increasing."""
@@ -372,8 +534,7 @@ class SpectralSolver:
             hi += math.log(10.0)
         else:
             return math.inf
-        log_lam = brentq(excess, lo, hi, xtol=1e-14, rtol=4 * _F64_EPS, maxiter=500)
-        return math.exp(log_lam)
+        return math.exp(brentq(excess, lo, hi, xtol=1e-14, rtol=4 * F64_EPS, maxiter=500))
 
     def solve_eps(self, eps: float) -> Solution:
         """Min-norm coefficients with mean squared training error at most eps.
@@ -381,7 +542,8 @@ class SpectralSolver:
         Solves ``min ||c||_2 s.t. ||Phi c - y||**2 / (N K) <= eps``. For ``floor < eps < mean(y^2)``
         the answer is the ridge solution whose mse equals eps; lam comes from a safeguarded
         root-find (``brentq`` on log lam) of the secular equation, then up to three Newton steps on
-        the directly computed mse make the constraint tight to about 1e-12 relative.
+        the mse from the factorisation's statistics make the constraint tight; the certificate
+        measures it from Phi.
 
         Parameters
         ----------
@@ -392,64 +554,112 @@ class SpectralSolver:
         -------
         Solution
             ``lam`` in the ``Phi Phi^T + lam I`` convention (``None`` for eps = 0, ``inf`` for
-            ``coef = 0``); ``mse`` computed from the residual.
+            ``coef = 0``); ``mse`` measured from the residual; status from the certificate.
 
         Raises
         ------
         SolverError
             Status ``"infeasible"`` when ``0 < eps < mse_floor``.
         """
-        advice = "Use a larger eps" + (
-            f" or decomposition={self._PRECISE!r} (no squared condition number)."
-            if self.decomposition == "gram"
-            else "."
-        )
-        return finish(self._solve_eps(eps), advice)
+        eps = check_eps(eps)
+        try:
+            return finish(self._solve_eps(math.ldexp(eps, -2 * self._problem.y_exp)), self._advice())
+        except Unresolved as exc:
+            raise _unresolved_error(self, exc, eps) from None
+
+    def _advice(self) -> str:
+        """What to change when this decomposition's answer is not certified."""
+        if self.decomposition == "gram":
+            return f"Use decomposition={self._PRECISE!r} or 'auto' (no squared condition number), or a larger eps."
+        return "Use a larger eps: the remaining directions of Phi are below float64 resolution."
 
     def _solve_eps(self, eps: float) -> Solution:
-        """solve_eps without the status contract, so solve(decomposition='auto') can retry with the SVD."""
-        eps = check_eps(eps)
+        """solve_eps in the solvers' units, without the status contract (solve_exact escalates on it)."""
         start = perf_counter()
         if eps == 0.0:
-            return self.min_norm()
-        lam = self.lam_for_eps(eps)
+            return self._answer(self._min_norm_weights(), start, eps=0.0, lam=None)
+        lam = self._lam_for(eps)
         if math.isinf(lam):
-            return self._solution(self._zero_coef(), start, lam=lam, eps=eps)
+            return self._answer(torch.zeros_like(self._s2), start, eps=eps, lam=math.inf)
         if lam == 0.0:
-            return self._solution(self._coef_tensor(self._min_norm_weights()), start, lam=0.0, eps=eps)
-        coef = self._coef_tensor(self._ridge_weights(lam))
-        mse = self._direct_mse(coef)
-        secular = self._secular_mse(lam)
-        # spectrum-vs-residual disagreement at the root: a rounding-error gauge of the decomposition
-        spectral_gap = abs(mse - secular) / eps
+            return self._answer(self._min_norm_weights(), start, eps=eps, lam=0.0)
+        internal = self._internal(self._ridge_weights(lam))
+        rss_target = eps * self._nk
+        # the Newton polish reads the factorisation's statistics; an in-memory tall Gram has none cheaper than
+        # a pass over Phi, so there the certificate's measured mse drives the one polish step below instead
+        passes = self._stat[0] == "normal" and isinstance(self._problem.source, DenseSource)
+        rss = rss_target if passes else self._rss(internal)
         newton_steps = 0
-        for _ in range(3):  # polish against the directly measured mse
-            if abs(mse - eps) <= 1e-13 * eps:
+        for _ in range(3):  # polish lam against the mse the statistics give (the certificate measures it)
+            if abs(rss - rss_target) <= 1e-13 * rss_target:
                 break
             slope = self._secular_slope(lam)
             if slope <= 0.0:
                 break
-            trial_lam = lam * math.exp(-(mse - eps) / slope)
-            trial_coef = self._coef_tensor(self._ridge_weights(trial_lam))
-            trial_mse = self._direct_mse(trial_coef)
-            if abs(trial_mse - eps) >= abs(mse - eps):
+            trial_lam = lam * math.exp(-(rss - rss_target) / self._nk / slope)
+            trial = self._internal(self._ridge_weights(trial_lam))
+            trial_rss = self._rss(trial)
+            if abs(trial_rss - rss_target) >= abs(rss - rss_target):
                 break
-            lam, coef, mse, newton_steps = trial_lam, trial_coef, trial_mse, newton_steps + 1
-        rel_gap = abs(mse - eps) / eps
-        status = "optimal" if rel_gap <= 1e-6 else "inaccurate"
-        info = {
-            "mse_floor": self.mse_floor,
-            "secular_mse": secular,
-            "spectral_gap": spectral_gap,
-            "newton_steps": newton_steps,
-            "constraint_rel_gap": rel_gap,
-        }
-        if status != "optimal":
-            info["message"] = (
-                f"the measured mse {mse:.6g} misses eps={eps:.6g} by {rel_gap:.2g} relative "
-                f"(lam={lam:.3g} is tiny next to s_max^2={self._s2_np.max():.3g}, so rounding dominates)"
-            )
-        return self._solution(coef, start, lam=lam, eps=eps, mse=mse, status=status, info=info)
+            lam, internal, rss, newton_steps = trial_lam, trial, trial_rss, newton_steps + 1
+        info = {"mse_floor": self.mse_floor, "newton_steps": newton_steps}
+        sol = self._answer(self._ridge_weights(lam), start, eps=eps, lam=lam, info=info, internal=internal)
+        measured = math.ldexp(sol.mse, -self._mse_exp)
+        resolution = max(1e-9, sol.certificate.mse_resolution)
+        if abs(measured - eps) > resolution * eps and self._secular_slope(lam) > 0.0:
+            # the statistics carry the Gram's rounding: one Newton step on the mse the certificate measured
+            trial_lam = lam * math.exp(-(measured - eps) / self._secular_slope(lam))
+            info = dict(info, newton_steps=newton_steps + 1, measured_newton=True)
+            trial = self._answer(self._ridge_weights(trial_lam), start, eps=eps, lam=trial_lam, info=info)
+            if abs(math.ldexp(trial.mse, -self._mse_exp) - eps) < abs(measured - eps):
+                sol = trial
+        return sol
+
+    def _polish(self, eps: float | None, lam: float) -> Solution | None:
+        """Repair a rejected answer cheaply: iterative refinement at lam against Phi itself, then Newton on lam.
+
+        The ridge system (``Phi_e Phi_e^T + lam I) alpha = y_e`` (wide) or ``(Phi_e^T Phi_e + lam I) c =
+        Phi_e^T y_e`` (tall) is refined with residuals from products with Phi (two passes a step) and
+        the factorisation as preconditioner; it converges when the decomposition's rounding is below lam
+        (contraction ~ rounding / lam) and gives up (None) otherwise, leaving the case to the SVD.
+        Newton steps on lam use the mse measured from Phi.
+        """
+        P, start = self._problem, perf_counter()
+        basis = self._basis
+        rhs = P.Ye if self._wide else P.rmatvec(P.Ye)
+
+        def apply(x: torch.Tensor, lam: float) -> torch.Tensor:
+            if self._wide:
+                return P.matvec(P.rmatvec(x)) + lam * x
+            return P.rmatvec(P.matvec(x)) + lam * x
+
+        def refine(x: torch.Tensor, lam: float) -> torch.Tensor | None:
+            previous = math.inf
+            for _ in range(12):
+                dx = basis @ ((basis.mT @ (rhs - apply(x, lam))) / (self._s2_ridge + lam)[:, None])
+                size, scale = float(torch.linalg.vector_norm(dx)), float(torch.linalg.vector_norm(x))
+                if size > 0.5 * previous:  # stagnation at the rounding level is convergence, growth is not
+                    return x if previous <= 1e-9 * scale else None
+                x = x + dx
+                if size <= 1e-14 * scale:
+                    break
+                previous = size
+            return x
+
+        x = refine(self._internal(self._ridge_weights(lam), rule=False), lam)
+        steps = 0
+        while x is not None and eps is not None and steps < 4:
+            C = P.rmatvec(x) if self._wide else x
+            rss = sum_squares(P.matvec(C) - P.Ye)
+            slope = self._secular_slope(lam)
+            if abs(rss - eps * self._nk) <= 1e-10 * eps * self._nk or slope <= 0.0:
+                break
+            lam = lam * math.exp(-(rss / self._nk - eps) / slope)
+            x, steps = refine(x, lam), steps + 1
+        if x is None:
+            return None
+        info = {"polished": "refinement", "newton_steps": steps}
+        return self._answer(self._ridge_weights(lam), start, eps=eps, lam=lam, info=info, internal=x, refined=True)
 
     # ------------------------------------------------------------------ trajectories
     def gd_coef(self, n_steps: int, lr: float | None = None) -> np.ndarray:
@@ -472,7 +682,7 @@ class SpectralSolver:
         ndarray of shape (n_features,) or (n_features, n_outputs)
         """
         n_steps = _check_steps(n_steps)
-        lr = self._check_lr(lr)
+        lr = math.ldexp(self._check_lr(lr), self._lam_exp)  # in the solvers' units: lr * 2 s^2 is scale-free
         x = lr * (2.0 / self._nk) * self._s2
         steps = float(n_steps)
         small = x < 0.5
@@ -503,17 +713,21 @@ class SpectralSolver:
         if not isinstance(t, (int, float, np.floating, np.integer)) or math.isnan(t) or t < 0:
             raise ValueError(f"flow_coef needs a time t >= 0 (inf allowed); got t={t!r}.")
         if math.isinf(t):
-            coef = self._materialise(self._coef_tensor(self._min_norm_weights()))
-            return output_shape(to_numpy64(coef), self._was_1d)
-        factor = -torch.expm1(-(2.0 * float(t) / self._nk) * self._s2)
-        return self._filter_coef(factor, 2.0 * float(t) / self._nk)
+            return self._coef_array(self._min_norm_weights())
+        t_u = math.ldexp(float(t), self._lam_exp)
+        factor = -torch.expm1(-(2.0 * t_u / self._nk) * self._s2)
+        return self._filter_coef(factor, 2.0 * t_u / self._nk)
 
     def _filter_coef(self, factor: torch.Tensor, zero_limit: float) -> np.ndarray:
         """coef for filter factor f(s^2): weights g = f / s^2, with the limit g(0) = zero_limit."""
         positive = self._s2 > 0
         safe = torch.where(positive, self._s2, torch.ones_like(self._s2))
-        weights = torch.where(positive, factor / safe, torch.full_like(self._s2, zero_limit))
-        return output_shape(to_numpy64(self._materialise(self._coef_tensor(weights))), self._was_1d)
+        return self._coef_array(torch.where(positive, factor / safe, torch.full_like(self._s2, zero_limit)))
+
+    def _coef_array(self, weights: torch.Tensor) -> np.ndarray:
+        """coef (caller units and shape) for per-direction filter weights (GD / flow: every direction counts)."""
+        C = self._explicit(self._internal(weights, rule=False), weights, rule=False)
+        return self._problem.unscale(C, self._problem.intercept(C))[0]
 
     def _check_lr(self, lr: float | None) -> float:
         """Default lr = 1/L; otherwise a finite positive number."""
@@ -522,24 +736,6 @@ class SpectralSolver:
         if isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating)) or not math.isfinite(lr) or lr <= 0:
             raise ValueError(f"lr must be a finite number > 0; got lr={lr!r}.")
         return float(lr)
-
-
-def gram_matrix(P: torch.Tensor, wide: bool, out: torch.Tensor | None = None) -> torch.Tensor:
-    """``P P^T`` (wide) or ``P^T P`` in P's dtype; on the CPU via numpy's BLAS, whose ``A^T A`` is a
-    symmetric rank-k update (half the flops of torch's general matrix product).
-
-    With ``out`` the product is added to it in place (chunked accumulation) and ``out`` is returned.
-    """
-    if P.device.type == "cpu" and P.dtype == torch.float64 and not P.requires_grad:
-        A = P.numpy()
-        product = A @ A.T if wide else A.T @ A
-        if out is None:
-            return torch.from_numpy(product)
-        out.add_(torch.from_numpy(product))
-        return out
-    if out is None:
-        return P @ P.mT if wide else P.mT @ P
-    return out.addmm_(P, P.mT) if wide else out.addmm_(P.mT, P)
 
 
 def gd_trajectory(
@@ -580,152 +776,26 @@ def gd_trajectory(
     return np.stack([spec.gd_coef(k, lr) for k in steps])
 
 
-# ---------------------------------------------------------------------- solve(method="exact")
-def solve_exact(
-    Phi: np.ndarray | torch.Tensor,
-    Y: np.ndarray,
-    was_1d: bool,
-    eps: float,
-    *,
-    decomposition: Literal["auto", "gram", "qr", "svd"] = "auto",
-    device: str | torch.device = "cpu",
-    lam: float | None = None,
-    rcond: float | None = None,
-    max_memory: int | str | None = None,
-) -> Solution:
-    """Backend of ``solve(method="exact")`` on validated input (see :func:`kernelreg.solvers.solve`).
-
-    With ``max_memory`` the solve is streamed in chunks (:func:`kernelreg.solvers.streamed.solve_streamed`).
-
-    ``decomposition="auto"``:
-
-    - eps = 0: ``"qr"`` (no squared condition number), falling back to ``"svd"`` when R is
-      numerically singular (rank-deficient Phi);
-    - eps > 0 or lam: ``"gram"`` (fastest), falling back to ``"svd"`` when the Gram eigenvalues
-      cannot resolve the requested eps (eps below the Gram floor, or the measured mse misses eps
-      by more than 1e-9 relative after the Newton polish).
-    """
-    if max_memory is not None:
-        from kernelreg.solvers.streamed import solve_streamed
-
-        y = Y[:, 0] if was_1d else Y
-        return solve_streamed(
-            Phi, y, eps, decomposition=decomposition, device=device, lam=lam, rcond=rcond, max_memory=max_memory
-        )
-    if decomposition not in _EXACT_DECOMPOSITIONS:
-        raise ValueError(
-            f"method='exact' decomposition must be one of {_EXACT_DECOMPOSITIONS}; got {decomposition!r}."
-        )
-    if lam is not None and eps != 0.0:
-        raise ValueError(
-            f"method='exact' takes either eps (a bound on the mse) or lam (a ridge parameter), not "
-            f"both; got eps={eps!r} and lam={lam!r}."
-        )
-    plain_min_norm = eps == 0.0 and lam is None
-    if decomposition == "qr" and not plain_min_norm:
-        raise ValueError(
-            f"decomposition='qr' only serves eps=0 (the min-norm interpolant); got eps={eps!r}, "
-            f"lam={lam!r}. Use decomposition='gram' or 'svd' for eps > 0 or a ridge lam."
-        )
-    start = perf_counter()
-    y = Y[:, 0] if was_1d else Y
-    fallback_reason = None
-    if decomposition in ("auto", "qr") and plain_min_norm:
-        sol = _min_norm_qr(Phi, Y, was_1d, device, rcond, start)
-        if sol is not None:
-            return sol
-        decomposition, fallback_reason = "svd", "R was numerically singular (rank-deficient Phi); used the thin SVD"
-    elif decomposition == "auto":
-        spec = SpectralSolver(Phi, y, decomposition="gram", device=device, rcond=rcond)
-        if lam is not None:
-            sol = spec.ridge(lam)
-        else:
-            try:
-                sol = spec._solve_eps(eps)
-            except SolverError as exc:
-                sol, fallback_reason = None, f"gram: {exc}"
-            else:
-                gap = sol.info.get("constraint_rel_gap", 0.0)
-                if gap > _AUTO_GAP:  # the Gram eigenvalues could not pin the constraint down: use the SVD
-                    fallback_reason = (
-                        f"gram: the measured mse missed eps by {gap:.2g} relative (> {_AUTO_GAP:g}); "
-                        f"lam={sol.lam:.3g} is too close to the Gram rounding level"
-                    )
-        if fallback_reason is None:
-            sol.time_s = perf_counter() - start
-            return finish(sol)
-        decomposition = "svd"
-    spec = SpectralSolver(Phi, y, decomposition=decomposition, device=device, rcond=rcond)
-    sol = spec.ridge(lam) if lam is not None else spec._solve_eps(eps)
-    sol.time_s = perf_counter() - start
-    if fallback_reason:
-        sol.info["fallback_reason"] = fallback_reason
-    return finish(sol, "Use a larger eps: the remaining directions of Phi are below float64 resolution.")
-
-
-def _min_norm_qr(
-    Phi: np.ndarray | torch.Tensor,
-    Y: np.ndarray,
-    was_1d: bool,
-    device: str | torch.device,
-    rcond: float | None,
-    start: float,
-) -> Solution | None:
-    """Min-norm solution by thin QR of the tall orientation; None when R is numerically singular."""
-    dev = resolve_device(device)
-    P = as_tensor(Phi, dev)
-    Yt = as_tensor(Y, dev)
-    n_samples, n_features = P.shape
-    rcond = _check_rcond(rcond, n_samples, n_features)
-    wide = n_samples <= n_features
-    Q, R = torch.linalg.qr(P.mT if wide else P, mode="reduced")
-    diag = R.diagonal().abs()
-    if float(diag.min()) <= rcond * float(diag.max()):
-        return None
-    if wide:  # Phi = R^T Q^T: solve R^T z = y, c = Q z (c lies in the row space of Phi)
-        coef = Q @ torch.linalg.solve_triangular(R.mT, Yt, upper=False)
-    else:  # Phi = Q R: least squares c = R^-1 Q^T y
-        coef = torch.linalg.solve_triangular(R, Q.mT @ Yt, upper=True)
-    mse = float(((P @ coef - Yt) ** 2).sum()) / Yt.numel()
-    coef_np = output_shape(to_numpy64(coef), was_1d)
-    norm = float(np.linalg.norm(coef_np))
-    return Solution(
-        coef=coef_np,
-        mse=mse,
-        norm=norm,
+def _unresolved_error(spec: SpectralSolver, exc: Unresolved, eps: float) -> SolverError:
+    """decomposition='gram' asked explicitly, and eps lies below what it resolves."""
+    floor = _saturate(float(exc.args[0]), spec._mse_exp)
+    return SolverError(
+        f"eps={eps:.6g} is below mse={floor:.6g}, the least-squares floor that decomposition='gram' can see: "
+        f"its eigenvalues cannot resolve singular values below "
+        f"{math.sqrt(gram_resolution(spec.n_samples, spec.n_features)):.2g} * s_max, so whether eps is "
+        f"feasible (the floor of the rcond={spec.rcond:.3g} rule) needs decomposition={spec._PRECISE!r} "
+        "or 'auto'.",
         method="exact",
-        status="optimal",
-        time_s=perf_counter() - start,
-        objective=norm,
-        eps=0.0,
-        info={
-            "decomposition": "qr",
-            "orientation": "Phi^T = QR" if wide else "Phi = QR",
-            "device": str(dev),
-            "rcond": rcond,
-            "min_abs_diag_ratio": float(diag.min() / diag.max()),
-        },
+        status="failed",
     )
 
 
-def _check_rcond(rcond: float | None, n_samples: int, n_features: int) -> float:
-    """Default relative cut-off max(N, n) * machine epsilon; otherwise a number in [0, 1)."""
-    if rcond is None:
-        return max(n_samples, n_features) * _F64_EPS
-    if isinstance(rcond, bool) or not isinstance(rcond, (int, float, np.floating)) or not 0 <= rcond < 1:
-        raise ValueError(f"rcond must be a relative cut-off in [0, 1) or None; got rcond={rcond!r}.")
-    return float(rcond)
-
-
-def _check_lam(lam: float) -> float:
-    """lam must be a real number >= 0 (inf allowed: coef = 0)."""
-    is_number = isinstance(lam, (int, float, np.floating, np.integer)) and not isinstance(lam, bool)
-    if not is_number or math.isnan(lam) or lam < 0:
-        raise ValueError(
-            f"lam must be a ridge parameter >= 0 (Phi Phi^T + lam I convention; inf gives coef = 0); "
-            f"got lam={lam!r}."
-        )
-    return float(lam)
+def _saturate(value: float, exponent: int) -> float:
+    """value * 2**exponent, inf when it overflows (for reported properties; results raise instead)."""
+    try:
+        return math.ldexp(value, exponent)
+    except OverflowError:
+        return math.inf
 
 
 def _check_steps(n_steps: int) -> int:
@@ -733,3 +803,4 @@ def _check_steps(n_steps: int) -> int:
     if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or n_steps < 0:
         raise ValueError(f"n_steps must be an integer >= 0; got {n_steps!r}.")
     return int(n_steps)
+

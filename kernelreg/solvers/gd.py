@@ -3,6 +3,9 @@
 All three minimise ``mse(c) = ||Phi c - y||_F**2 / (N K)`` in torch on ``device``. From zero, GD
 and CGLS stay in the row space of Phi and tend to the min-norm solution; Adam does not (its
 coordinate-wise scaling leaves the row space), which is the comparison kernelreg exists to show.
+With sample weights or an intercept they run on the effective problem (rows scaled by sqrt(w),
+Phi and y centred) through :class:`_Operator`, which never copies Phi. ``KeyboardInterrupt``
+is never caught: it reaches the caller.
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from kernelreg._torch import as_tensor, resolve_device, resolve_dtype, to_numpy64
 from kernelreg.exceptions import DivergenceError
-from kernelreg.solvers._solution import Solution, check_eps, finish, output_shape
+from kernelreg.solvers._certificate import certify
+from kernelreg.solvers._problem import Problem, check_eps
+from kernelreg.solvers._solution import Solution, build_solution, finish
 
 __all__ = ["solve_gd", "solve_adam", "solve_cg", "power_lipschitz"]
 
@@ -46,11 +50,43 @@ class _LoopOptions:
     stability: str = ""
 
 
+class _Operator:
+    """``Phi_e = D (Phi - 1 mu^T)`` in the working dtype, applied without forming it (Phi itself when plain)."""
+
+    def __init__(self, problem: Problem) -> None:
+        P = problem.dense
+        self.P, self.dtype, self.device = P, P.dtype, P.device
+        self.shape = (int(P.shape[0]), int(P.shape[1]))
+        self.scale = None if problem.scale is None else problem.scale.to(P.dtype)
+        self.mu = None
+        if problem.fit_intercept:
+            w = problem.ones_scale() ** 2
+            self.mu = ((P.mT @ w.to(P.dtype)) / float(w.sum()))[:, None]
+
+    def mv(self, X: torch.Tensor) -> torch.Tensor:
+        """``Phi_e X``."""
+        out = self.P @ X
+        if self.mu is not None:
+            out = out - self.mu.mT @ X
+        return out if self.scale is None else out * self.scale[:, None]
+
+    def rmv(self, A: torch.Tensor) -> torch.Tensor:
+        """``Phi_e^T A``."""
+        SA = A if self.scale is None else A * self.scale[:, None]
+        out = self.P.mT @ SA
+        return out if self.mu is None else out - self.mu * SA.sum(dim=0)
+
+
 class _Stepper(ABC):
-    """One iterative method's state: coef, residual and a step(); the shared loop drives it."""
+    """One iterative method's state: coef, residual and a step(); the shared loop drives it.
+
+    ``alpha`` (GD, CGLS) is the sample-space vector with ``coef = Phi_e^T alpha`` that the updates
+    build along the way: the certificate's dual witness (None for Adam, which leaves the row space).
+    """
 
     coef: torch.Tensor
     residual: torch.Tensor
+    alpha: torch.Tensor | None = None
 
     @abstractmethod
     def step(self) -> None:
@@ -64,58 +100,64 @@ class _Stepper(ABC):
 class _GDStepper(_Stepper):
     """Full-batch GD: c <- c - lr * 2 Phi^T (Phi c - y) / (N K)."""
 
-    def __init__(self, P: torch.Tensor, Y: torch.Tensor, lr: float) -> None:
-        self.P, self.Y = P, Y
+    def __init__(self, op: _Operator, Y: torch.Tensor, lr: float) -> None:
+        self.op, self.Y = op, Y
         self.scale = lr * 2.0 / Y.numel()
-        self.coef = torch.zeros(P.shape[1], Y.shape[1], dtype=P.dtype, device=P.device)
+        self.coef = torch.zeros(op.shape[1], Y.shape[1], dtype=op.dtype, device=op.device)
+        self.alpha = torch.zeros_like(Y)
         self.residual = -Y
 
     def step(self) -> None:
         """One gradient step; the new residual is computed directly (no drift)."""
-        self.coef = self.coef - self.scale * (self.P.mT @ self.residual)
-        self.residual = self.P @ self.coef - self.Y
+        self.coef = self.coef - self.scale * self.op.rmv(self.residual)
+        self.alpha = self.alpha - self.scale * self.residual
+        self.residual = self.op.mv(self.coef) - self.Y
 
 
 class _AdamStepper(_Stepper):
     """torch.optim.Adam on c with the exact mse gradient supplied by hand (no autograd graph)."""
 
-    def __init__(self, P: torch.Tensor, Y: torch.Tensor, lr: float, betas: tuple[float, float]) -> None:
-        self.P, self.Y = P, Y
-        self.coef = torch.zeros(P.shape[1], Y.shape[1], dtype=P.dtype, device=P.device, requires_grad=True)
+    def __init__(self, op: _Operator, Y: torch.Tensor, lr: float, betas: tuple[float, float]) -> None:
+        self.op, self.Y = op, Y
+        self.coef = torch.zeros(op.shape[1], Y.shape[1], dtype=op.dtype, device=op.device, requires_grad=True)
         self.optimizer = torch.optim.Adam([self.coef], lr=lr, betas=betas)
         self.residual = -Y
 
     def step(self) -> None:
         """One Adam step on grad mse = 2 Phi^T r / (N K)."""
-        self.coef.grad = (2.0 / self.Y.numel()) * (self.P.mT @ self.residual)
+        self.coef.grad = (2.0 / self.Y.numel()) * self.op.rmv(self.residual)
         self.optimizer.step()
         with torch.no_grad():
-            self.residual = self.P @ self.coef - self.Y
+            self.residual = self.op.mv(self.coef) - self.Y
 
 
 class _CGLSStepper(_Stepper):
     """CGLS: conjugate gradients on Phi^T Phi c = Phi^T y from zero, one recursion per output column."""
 
-    def __init__(self, P: torch.Tensor, Y: torch.Tensor) -> None:
-        self.P = P
-        self.coef = torch.zeros(P.shape[1], Y.shape[1], dtype=P.dtype, device=P.device)
+    def __init__(self, op: _Operator, Y: torch.Tensor) -> None:
+        self.op = op
+        self.coef = torch.zeros(op.shape[1], Y.shape[1], dtype=op.dtype, device=op.device)
         self.residual = Y.clone()  # r = y - Phi c (sign is irrelevant for the mse)
-        s = P.mT @ self.residual
+        s = op.rmv(self.residual)
         self.direction = s
+        self.alpha = torch.zeros_like(Y)
+        self.sample_direction = self.residual.clone()  # direction = Phi_e^T sample_direction
         self.gamma = (s * s).sum(dim=0)
         self.gamma0 = self.gamma.clone()
 
     def step(self) -> None:
         """One CGLS iteration (Hestenes-Stiefel form), guarded against converged columns."""
-        q = self.P @ self.direction
+        q = self.op.mv(self.direction)
         qq = (q * q).sum(dim=0)
         alpha = _safe_divide(self.gamma, qq)
         self.coef = self.coef + alpha * self.direction
+        self.alpha = self.alpha + alpha * self.sample_direction
         self.residual = self.residual - alpha * q
-        s = self.P.mT @ self.residual
+        s = self.op.rmv(self.residual)
         gamma_new = (s * s).sum(dim=0)
         beta = _safe_divide(gamma_new, self.gamma)
         self.direction = s + beta * self.direction
+        self.sample_direction = self.residual + beta * self.sample_direction
         self.gamma = gamma_new
 
     def stalled(self, prev_mse: float, mse: float, tol: float) -> bool:
@@ -129,12 +171,12 @@ def _safe_divide(numerator: torch.Tensor, denominator: torch.Tensor) -> torch.Te
     return torch.where(positive, numerator / torch.where(positive, denominator, torch.ones_like(denominator)), 0.0)
 
 
-def power_lipschitz(P: torch.Tensor, n_outputs: int, max_iter: int = 100, rtol: float = 1e-9) -> tuple[float, int]:
+def power_lipschitz(P: torch.Tensor | _Operator, n_outputs: int, max_iter: int = 100, rtol: float = 1e-9) -> tuple[float, int]:
     """Lipschitz constant L = 2 lambda_max(Phi^T Phi) / (N K) by power iteration (with a small safety factor).
 
     Parameters
     ----------
-    P : torch.Tensor of shape (n_samples, n_features)
+    P : torch.Tensor of shape (n_samples, n_features), or the effective operator
     n_outputs : int
     max_iter : int, default=100
     rtol : float, default=1e-9
@@ -146,14 +188,18 @@ def power_lipschitz(P: torch.Tensor, n_outputs: int, max_iter: int = 100, rtol: 
     n_iter : int
         Power iterations used.
     """
+    op = P if isinstance(P, _Operator) else None
+    mv = op.mv if op is not None else (lambda x: P @ x)
+    rmv = op.rmv if op is not None else (lambda a: P.mT @ a)
+    shape, device, dtype = (op.shape, op.device, op.dtype) if op is not None else (P.shape, P.device, P.dtype)
     gen = torch.Generator().manual_seed(0)  # local generator: fixed start vector, no global state
-    v = torch.randn(P.shape[1], 1, generator=gen, dtype=torch.float64).to(device=P.device, dtype=P.dtype)
+    v = torch.randn(shape[1], 1, generator=gen, dtype=torch.float64).to(device=device, dtype=dtype)
     v = v / v.norm()
     estimate, it = 0.0, 0
     for it in range(1, max_iter + 1):
-        w = P @ v
+        w = mv(v)
         new = float((w * w).sum())  # Rayleigh quotient v^T Phi^T Phi v
-        v = P.mT @ w
+        v = rmv(w)
         norm = float(v.norm())
         if norm == 0.0:
             break
@@ -162,7 +208,7 @@ def power_lipschitz(P: torch.Tensor, n_outputs: int, max_iter: int = 100, rtol: 
             estimate = new
             break
         estimate = new
-    return 2.0 * _POWER_SAFETY * estimate / (P.shape[0] * n_outputs), it
+    return 2.0 * _POWER_SAFETY * estimate / (shape[0] * n_outputs), it
 
 
 def _iterate(stepper: _Stepper, opts: _LoopOptions, nk: int) -> tuple[str, int, list[dict[str, float]], str]:
@@ -172,37 +218,34 @@ def _iterate(stepper: _Stepper, opts: _LoopOptions, nk: int) -> tuple[str, int, 
     mse, prev, rises, k = mse0, mse0, 0, 0
     history = [{"iter": 0, "mse": mse0, "norm": 0.0, "time_s": 0.0}]
     status, message = "max_iter", ""
-    try:
-        while True:
-            if mse <= opts.target_mse:
-                status, message = "optimal", f"mse {mse:.6g} <= target_mse {opts.target_mse:.6g}"
-                break
-            if k >= opts.max_iter:
-                message = f"reached max_iter={opts.max_iter} at mse={mse:.6g} > target_mse={opts.target_mse:.6g}"
-                break
-            stepper.step()
-            k += 1
-            mse = float((stepper.residual**2).sum()) / nk
-            rises = rises + 1 if mse > prev else 0
-            if not math.isfinite(mse) or mse > _BLOWUP_FACTOR * mse0 or (rises >= _RISING_PATIENCE and mse > mse0):
-                raise DivergenceError(_divergence_message(opts, k, mse, mse0, rises), method=opts.method)
-            if k % opts.history_every == 0:
-                history.append(_record(k, stepper.coef, mse, start))
-            if opts.callback is not None:
-                opts.callback(k, stepper.coef.detach().clone(), mse)
-            if opts.tol is not None and stepper.stalled(prev, mse, opts.tol):
-                if opts.target_mse == 0.0 or mse <= opts.target_mse:
-                    status, message = "optimal", f"converged: tol={opts.tol:g} met at iteration {k}"
-                else:
-                    status = "inaccurate"
-                    message = (
-                        f"stalled at iteration {k}: tol={opts.tol:g} met at mse={mse:.6g}, above "
-                        f"target_mse={opts.target_mse:.6g}"
-                    )
-                break
-            prev = mse
-    except KeyboardInterrupt:
-        status, message = "max_iter", f"interrupted by the user at iteration {k} (mse={mse:.6g})"
+    while True:
+        if mse <= opts.target_mse:
+            status, message = "optimal", f"mse {mse:.6g} <= target_mse {opts.target_mse:.6g}"
+            break
+        if k >= opts.max_iter:
+            message = f"reached max_iter={opts.max_iter} at mse={mse:.6g} > target_mse={opts.target_mse:.6g}"
+            break
+        stepper.step()
+        k += 1
+        mse = float((stepper.residual**2).sum()) / nk
+        rises = rises + 1 if mse > prev else 0
+        if not math.isfinite(mse) or mse > _BLOWUP_FACTOR * mse0 or (rises >= _RISING_PATIENCE and mse > mse0):
+            raise DivergenceError(_divergence_message(opts, k, mse, mse0, rises), method=opts.method)
+        if k % opts.history_every == 0:
+            history.append(_record(k, stepper.coef, mse, start))
+        if opts.callback is not None:
+            opts.callback(k, stepper.coef.detach().clone(), mse)
+        if opts.tol is not None and stepper.stalled(prev, mse, opts.tol):
+            if opts.target_mse == 0.0 or mse <= opts.target_mse:
+                status, message = "optimal", f"converged: tol={opts.tol:g} met at iteration {k}"
+            else:
+                status = "inaccurate"
+                message = (
+                    f"stalled at iteration {k}: tol={opts.tol:g} met at mse={mse:.6g}, above "
+                    f"target_mse={opts.target_mse:.6g}"
+                )
+            break
+        prev = mse
     if history[-1]["iter"] != k:
         history.append(_record(k, stepper.coef, mse, start))
     return status, k, history, message
@@ -228,12 +271,10 @@ def _divergence_message(opts: _LoopOptions, k: int, mse: float, mse0: float, ris
     return text + f" with lr={opts.lr:.4g}.{stability} Use a smaller lr (e.g. lr={opts.lr / 10:.3g})."
 
 
-def _prepare(
-    Phi: np.ndarray | torch.Tensor, Y: np.ndarray, device: str | torch.device, dtype: str
-) -> tuple[torch.Tensor, torch.Tensor, torch.device, torch.dtype]:
-    """Move Phi and y to the device in the working dtype."""
-    dev, dt = resolve_device(device), resolve_dtype(dtype)
-    return as_tensor(Phi, dev, dt), as_tensor(Y, dev, dt), dev, dt
+def _prepare(problem: Problem) -> tuple[_Operator, torch.Tensor]:
+    """The effective operator and targets in the working dtype (chosen once by solve())."""
+    op = _Operator(problem)
+    return op, problem.Ye.to(dtype=op.dtype)
 
 
 def _check_positive_int(value: Any, name: str, method: str) -> int:
@@ -264,15 +305,15 @@ def _check_target(target_mse: Any, method: str) -> float:
 
 
 def _loop_options(
-    method: str, eps: float, max_iter: Any, target_mse: Any, tol: Any, history_every: Any, callback: Any
+    method: str, problem: Problem, max_iter: Any, target_mse: Any, tol: Any, history_every: Any, callback: Any
 ) -> _LoopOptions:
-    """Validate the shared loop settings once."""
+    """Validate the shared loop settings once (target_mse in the solvers' units, like the loop's mse)."""
     if callback is not None and not callable(callback):
         raise TypeError(f"method={method!r}: callback must be callable(iter, coef, mse) or None; got {callback!r}.")
     return _LoopOptions(
         method=method,
         max_iter=_check_positive_int(max_iter, "max_iter", method),
-        target_mse=eps if target_mse is None else _check_target(target_mse, method),
+        target_mse=problem.eps if target_mse is None else math.ldexp(_check_target(target_mse, method), -2 * problem.y_exp),
         tol=None if tol is None else _check_positive_float(tol, "tol", method),
         history_every=_check_positive_int(history_every, "history_every", method),
         callback=callback,
@@ -281,49 +322,46 @@ def _loop_options(
 
 def _finish_run(
     stepper: _Stepper,
-    P: torch.Tensor,
-    Y: torch.Tensor,
-    was_1d: bool,
+    problem: Problem,
     opts: _LoopOptions,
     run: tuple[str, int, list[dict[str, float]], str],
     start: float,
-    eps: float,
     info: dict[str, Any],
 ) -> Solution:
-    """Build the Solution (mse measured directly from Phi c - y) and apply the status contract."""
+    """Certify the answer at the mse it reached, confirm the loop's claim with the measured mse, package."""
     status, n_iter, history, message = run
-    coef = stepper.coef.detach()
-    mse = float(((P @ coef - Y) ** 2).sum()) / Y.numel()
-    coef_np = output_shape(to_numpy64(coef), was_1d)
-    info.update(target_mse=opts.target_mse, tol=opts.tol, max_iter=opts.max_iter, message=message)
-    sol = Solution(
-        coef=coef_np,
-        mse=mse,
-        norm=float(np.linalg.norm(coef_np)),
-        method=opts.method,
-        status=status,
-        n_iter=n_iter,
-        time_s=perf_counter() - start,
-        history=history,
-        eps=eps,
-        info=info,
-    )
+    C = stepper.coef.detach().to(torch.float64)
+    b = problem.intercept(C)
+    witness = None if stepper.alpha is None else stepper.alpha.detach().to(torch.float64)
+    cert = certify(problem, C, b, eps=None, witness=witness)
+    target = math.ldexp(opts.target_mse, 2 * problem.y_exp)  # back in the caller's units
+    if status == "optimal" and target > 0 and cert.mse > target * (1.0 + 1e-6):
+        status = "inaccurate"
+        message = (
+            f"the loop's running mse reached target_mse={target:.6g}, but the mse measured from "
+            f"Phi c - y is {cert.mse:.6g} (the recursive residual drifted)"
+        )
+    if problem.y_exp:
+        history = [
+            dict(row, mse=math.ldexp(row["mse"], 2 * problem.y_exp),
+                 norm=math.ldexp(row["norm"], problem.y_exp - problem.phi_exp))
+            for row in history
+        ]
+    info.update(target_mse=target, tol=opts.tol, max_iter=opts.max_iter, message=message)
+    sol = build_solution(problem, C, b, cert, opts.method, status=status, message=message,
+                         n_iter=n_iter, history=history, info=info)
+    sol.time_s = perf_counter() - start
     return finish(sol, opts.advice)
 
 
 def solve_gd(
-    Phi: np.ndarray | torch.Tensor,
-    Y: np.ndarray,
-    was_1d: bool,
-    eps: float,
+    problem: Problem,
     *,
     max_iter: int = 10_000,
     lr: float | None = None,
     target_mse: float | None = None,
     tol: float | None = None,
     history_every: int = 1,
-    device: str | torch.device = "cpu",
-    dtype: str = "float64",
     callback: Callable[[int, torch.Tensor, float], Any] | None = None,
 ) -> Solution:
     """Backend of ``solve(method="gd")``: full-batch GD on mse from zero (see :func:`kernelreg.solvers.solve`).
@@ -332,9 +370,9 @@ def solve_gd(
     (times 1.01); ``info`` records ``lipschitz``, ``lr`` and the stability bound ``2 / L``.
     """
     start = perf_counter()
-    opts = _loop_options("gd", eps, max_iter, target_mse, tol, history_every, callback)
-    P, Yt, dev, dt = _prepare(Phi, Y, device, dtype)
-    lipschitz, power_iters = power_lipschitz(P, Yt.shape[1])
+    opts = _loop_options("gd", problem, max_iter, target_mse, tol, history_every, callback)
+    op, Yt = _prepare(problem)
+    lipschitz, power_iters = power_lipschitz(op, Yt.shape[1])
     if lr is None:
         lr = 1.0 / lipschitz if lipschitz > 0 else 1.0
     lr = _check_positive_float(lr, "lr", "gd")
@@ -349,24 +387,21 @@ def solve_gd(
             f"already {lr * lipschitz / 2:.0%} of the stability bound 2/L = {bound:.4g}."
         ),
     )
-    stepper = _GDStepper(P, Yt, lr)
+    stepper = _GDStepper(op, Yt, lr)
     run = _iterate(stepper, opts, Yt.numel())
     info = {
         "lr": lr,
         "lipschitz": lipschitz,
         "stability_bound": bound,
         "power_iters": power_iters,
-        "device": str(dev),
-        "dtype": str(dt),
+        "device": str(op.device),
+        "dtype": str(op.dtype),
     }
-    return _finish_run(stepper, P, Yt, was_1d, opts, run, start, eps, info)
+    return _finish_run(stepper, problem, opts, run, start, info)
 
 
 def solve_adam(
-    Phi: np.ndarray | torch.Tensor,
-    Y: np.ndarray,
-    was_1d: bool,
-    eps: float,
+    problem: Problem,
     *,
     max_iter: int = 10_000,
     lr: float = 1e-3,
@@ -374,8 +409,6 @@ def solve_adam(
     target_mse: float | None = None,
     tol: float | None = None,
     history_every: int = 1,
-    device: str | torch.device = "cpu",
-    dtype: str = "float64",
     callback: Callable[[int, torch.Tensor, float], Any] | None = None,
 ) -> Solution:
     """Backend of ``solve(method="adam")``: full-batch ``torch.optim.Adam`` on mse from zero.
@@ -384,7 +417,7 @@ def solve_adam(
     move c out of the row space of Phi.
     """
     start = perf_counter()
-    opts = _loop_options("adam", eps, max_iter, target_mse, tol, history_every, callback)
+    opts = _loop_options("adam", problem, max_iter, target_mse, tol, history_every, callback)
     lr = _check_positive_float(lr, "lr", "adam")
     if len(tuple(betas)) != 2 or not all(0.0 <= float(b) < 1.0 for b in betas):
         raise ValueError(f"method='adam': betas must be two numbers in [0, 1); got betas={betas!r}.")
@@ -393,25 +426,20 @@ def solve_adam(
         lr=lr,
         advice=f"Raise max_iter (now {opts.max_iter}) or tune lr (now {lr:.3g}); set tol=... to stop on a plateau.",
     )
-    P, Yt, dev, dt = _prepare(Phi, Y, device, dtype)
-    stepper = _AdamStepper(P, Yt, lr, (float(betas[0]), float(betas[1])))
+    op, Yt = _prepare(problem)
+    stepper = _AdamStepper(op, Yt, lr, (float(betas[0]), float(betas[1])))
     run = _iterate(stepper, opts, Yt.numel())
-    info = {"lr": lr, "betas": tuple(float(b) for b in betas), "device": str(dev), "dtype": str(dt)}
-    return _finish_run(stepper, P, Yt, was_1d, opts, run, start, eps, info)
+    info = {"lr": lr, "betas": tuple(float(b) for b in betas), "device": str(op.device), "dtype": str(op.dtype)}
+    return _finish_run(stepper, problem, opts, run, start, info)
 
 
 def solve_cg(
-    Phi: np.ndarray | torch.Tensor,
-    Y: np.ndarray,
-    was_1d: bool,
-    eps: float,
+    problem: Problem,
     *,
     max_iter: int = 10_000,
     target_mse: float | None = None,
     tol: float | None = 1e-12,
     history_every: int = 1,
-    device: str | torch.device = "cpu",
-    dtype: str = "float64",
     callback: Callable[[int, torch.Tensor, float], Any] | None = None,
 ) -> Solution:
     """Backend of ``solve(method="cg")``: CGLS from zero, which tends to the min-norm least-squares solution.
@@ -420,15 +448,15 @@ def solve_cg(
     ``||Phi^T (y - Phi c)|| <= tol * ||Phi^T y||`` in every output column.
     """
     start = perf_counter()
-    opts = _loop_options("cg", eps, max_iter, target_mse, tol, history_every, callback)
+    opts = _loop_options("cg", problem, max_iter, target_mse, tol, history_every, callback)
     opts = replace(
         opts,
         advice=f"Raise max_iter (now {opts.max_iter}) or loosen tol (now {opts.tol}); on a very "
         f"ill-conditioned Phi use method='exact'.",
     )
-    P, Yt, dev, dt = _prepare(Phi, Y, device, dtype)
-    stepper = _CGLSStepper(P, Yt)
+    op, Yt = _prepare(problem)
+    stepper = _CGLSStepper(op, Yt)
     run = _iterate(stepper, opts, Yt.numel())
     normal_residual = (stepper.gamma / stepper.gamma0.clamp_min(np.finfo(np.float64).tiny)).max().sqrt()
-    info = {"device": str(dev), "dtype": str(dt), "normal_residual_rel": float(normal_residual)}
-    return _finish_run(stepper, P, Yt, was_1d, opts, run, start, eps, info)
+    info = {"device": str(op.device), "dtype": str(op.dtype), "normal_residual_rel": float(normal_residual)}
+    return _finish_run(stepper, problem, opts, run, start, info)
