@@ -359,7 +359,7 @@ class RowdySuite(Suite):
         pinn = [r for r in rows if r["table"] == "helmholtz"]
         h = s["helmholtz"]
         cases = "; ".join(
-            f"{name}: u = sin({c['a']:g}πx)sin({c['b']:g}πy), {' × '.join(map(str, c['layers']))} tanh, "
+            f"{name}: u = {_sin(c['a'], 'x')}{_sin(c['b'], 'y')}, {' × '.join(map(str, c['layers']))} tanh, "
             f"{c['n_residual']} residual + {c['n_boundary']} boundary points, Adam lr {c['lr']:g}, {c['iterations']} "
             f"iterations, {c['seeds']} seed(s)" + (f", switch to L-LAAF after {c['switch']}" if c["switch"] else "")
             for name, c in h["cases"].items())
@@ -452,7 +452,8 @@ class RowdySuite(Suite):
                     if bad:
                         ax.plot(c.result["curve_epoch"][-1], loss[-1], "x", color=line.get_color(), ms=8)
                 ax.set_xlabel("Adam step", fontsize=10)
-                ax.set_ylabel("training loss (MSE)", fontsize=10)
+                ax.set_ylabel("MSE + slope-recovery term" if name == _FIGURE_TITLES["slope_recovery"]
+                              else "training loss (MSE)", fontsize=10)
                 ax.set_title(name, fontsize=11)
                 ax.tick_params(labelsize=10)
                 ax.legend(fontsize=8)
@@ -502,19 +503,19 @@ class RowdySuite(Suite):
                 spec = ctx.settings["helmholtz"]["cases"][case]
                 for method in dict.fromkeys(c.params["method"] for c in group):
                     runs = [c for c in group if c.params["method"] == method]
-                    colour = f"C{list(_LABELS).index(method) % 10}"
+                    colour = _PINN_COLOURS.get(method, "C4")
                     for i, c in enumerate(runs):
                         bad = c.result["final_loss"] > NOT_CONVERGED or c.result["stop_reason"] == "diverged"
                         label = (_LABELS[method] + (" (not converged)" if bad else "")) if i == 0 else None
                         ls = "--" if bad else "-"
-                        axes[row, 0].loglog(c.result["loss_epoch"], c.result["loss"], color=colour, lw=0.9, ls=ls,
-                                            label=label)
+                        axes[row, 0].semilogy(c.result["loss_epoch"], c.result["loss"], color=colour, lw=0.9, ls=ls,
+                                              label=label)
                         axes[row, 1].semilogy(c.result["error_epoch"], c.result["error"], color=colour, lw=0.9, ls=ls,
                                               label=label)
                         if c.result.get("switch"):
                             for ax in axes[row]:
                                 ax.axvline(c.result["switch"], color="grey", lw=0.8, ls=":")
-                title = f"u = sin({spec['a']:g}πx)sin({spec['b']:g}πy)"
+                title = f"u = {_sin(spec['a'], 'x')}{_sin(spec['b'], 'y')}"
                 axes[row, 0].set_title(f"{title}: PINN loss", fontsize=11)
                 axes[row, 1].set_title(f"{title}: relative L2 error", fontsize=11)
                 axes[row, 0].set_ylabel("loss (residual + boundary MSE)", fontsize=10)
@@ -538,7 +539,7 @@ def _step_ms(res) -> float:
 
 def _group(c: CellResult) -> str:
     """The regression task a cell belongs to."""
-    return "discontinuous" if c.params["task"] == "discontinuous" else f"sin({c.params['m']:g}πx)"
+    return "discontinuous" if c.params["task"] == "discontinuous" else _sin(c.params["m"], "x")
 
 
 def _tag(cell: Cell, ctx: RunContext) -> str:
@@ -560,6 +561,14 @@ def _label(c: CellResult) -> str:
     if p.get("anneal") is False:
         return f"{label}, no annealing"
     return label
+
+
+_PINN_COLOURS = {"fixed": "C0", "laaf": "C1", "rowdy5": "C2", "rowdy5_to_laaf": "C3"}
+
+
+def _sin(freq: float, var: str) -> str:
+    """sin(πx), sin(4πy): a factor 1 left out."""
+    return f"sin({'' if freq == 1 else f'{freq:g}'}π{var})"
 
 
 _FIGURE_TITLES = {"knn": "Fig. 4: KNN vs Rowdy-Net9", "n_sweep": "Fig. 3 right: Rowdy-Net9 and n",
