@@ -424,7 +424,7 @@ class RowdySuite(Suite):
             "error than fixed and L-LAAF; after the switch to L-LAAF the loss and error jump, then decay; on the "
             "high-frequency case neither fixed nor L-LAAF converges in 20 000 iterations while Rowdy does. A PINN "
             "iteration here costs about 0.1 s (fixed, L-LAAF) and 0.5 s (Rowdy-Net5: third derivatives through every "
-            "branch) on 3 × 30, 0.2 s and 1.8 s on 3 × 60 (one CPU core), so the paper's budgets (about 10 CPU hours "
+            "branch) on 3 × 30, 0.2 s and 1.8 s on 3 × 60 (one CPU core), so the paper's budgets (about 34 CPU hours "
             "for the 5 × 4 runs of Figs. 7–9 and 12 for Fig. 10) are cut here to what the table states.",
         ])
 
