@@ -371,8 +371,15 @@ class IATBasesSuite(Suite):
             return text
         net_epochs = sum(len(c.params["members"]) * s["epochs"] * max(_mesh(c, s), 20) / m_ref for c in missing)
         hours = net_epochs * rate_ref / 3.6e6
-        return (f"{text} **Not run here: {len(missing)} cells** ({', '.join(c.key for c in missing)}); at the measured "
-                f"rate (scaled with M) they would take about {hours:.1f} CPU core-hours.")
+        groups: dict[str, int] = {}
+        for c in missing:
+            what = {"row": f"{c.params['task']} row {_LABEL.get(c.params.get('p'), '')}",
+                    "scalar": f"{c.params['task']} scalar baselines", "mesh": f"{c.params['task']} Fig. 6"}
+            name = what[c.params["kind"]]
+            groups[name] = groups.get(name, 0) + len(c.params["members"])
+        listed = "; ".join(f"{k} ({n} networks)" for k, n in groups.items())
+        return (f"{text} **Not run here: {len(missing)} cells** — {listed}; at the measured rate (scaled with M) "
+                f"they would take about {hours:.1f} CPU core-hours.")
 
     # ---- figures ------------------------------------------------------------------------------
     def figures(self, cells: list[CellResult], ctx: RunContext) -> list[Path]:
