@@ -43,15 +43,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-try:
-    import kernelreg  # noqa: F401
-except ImportError:  # running from a checkout without installing: use the repository root
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import torch
 
-import torch  # noqa: E402
-
-from kernelreg.features import RandomFeatureMap  # noqa: E402
-from kernelreg.solvers import ChunkedSolver, solve  # noqa: E402
+from kernelreg.bench import atomic_write_json
+from kernelreg.features import RandomFeatureMap
+from kernelreg.solvers import ChunkedSolver, solve
 
 SECTIONS = ("export", "cvxpy", "iterative", "growth", "dask", "ooc")
 
@@ -144,20 +140,6 @@ def environment(args: argparse.Namespace) -> dict[str, Any]:
         "args": vars(args),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
-
-
-def atomic_write_json(path: Path, payload: dict) -> None:
-    """Write JSON to a temporary file in the same folder, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(payload, fh, indent=2, default=str)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def table(rows: list[dict], columns: list[str]) -> str:

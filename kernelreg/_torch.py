@@ -1,16 +1,14 @@
-"""Device and dtype plumbing shared by every torch-using stage (a leaf: imports nothing from kernelreg but exceptions)."""
+"""Device and dtype plumbing shared by every torch-using stage (a leaf: imports nothing from kernelreg but leaves)."""
 
 from __future__ import annotations
 
-import logging
 import warnings
 
 import numpy as np
 import torch
 
-from kernelreg.exceptions import DeviceError
-
-logger = logging.getLogger("kernelreg")
+from kernelreg._log import logger, outside_stacklevel
+from kernelreg.exceptions import DeviceError, DeviceWarning
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -62,6 +60,37 @@ def resolve_dtype(dtype: str | torch.dtype) -> torch.dtype:
     elif isinstance(dtype, str) and dtype in _DTYPES:
         return _DTYPES[dtype]
     raise ValueError(f"dtype must be 'float32' or 'float64'; got {dtype!r}.")
+
+
+def loadable_device(device: torch.device | None, owner: str) -> torch.device | None:
+    """The device an unpickled object fitted on ``device`` lives on here: the same one, or the CPU with a warning.
+
+    Objects fitted on a GPU pickle their tensors on the CPU (see the ``__getstate__`` of the feature
+    maps and estimators); on load they go back to that GPU when this machine has it, as skorch does.
+    """
+    if device is None or device.type == "cpu":
+        return device
+    if device.type == "cuda" and torch.cuda.is_available() and (device.index or 0) < torch.cuda.device_count():
+        return device
+    warnings.warn(
+        f"{owner} was fitted on device {str(device)!r}, which this machine does not have (torch "
+        f"{torch.__version__} sees {torch.cuda.device_count() if torch.cuda.is_available() else 'no'} CUDA "
+        "device(s)); it is loaded on the CPU instead, with the same parameters. Refit or predict here with "
+        "device='cpu' (or device='auto').",
+        DeviceWarning,
+        stacklevel=outside_stacklevel(),
+    )
+    return torch.device("cpu")
+
+
+def module_to_cpu(module: torch.nn.Module) -> torch.nn.Module:
+    """The module itself when every tensor is on the CPU, else a CPU copy (for pickling; the original stays put)."""
+    tensors = [*module.parameters(), *module.buffers()]
+    if all(t.device.type == "cpu" for t in tensors):
+        return module
+    import copy
+
+    return copy.deepcopy(module).to("cpu")
 
 
 def to_numpy64(tensor: torch.Tensor) -> np.ndarray:

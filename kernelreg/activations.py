@@ -4,7 +4,8 @@ This is the leftmost stage of the kernelreg flow. Every activation is one :class
 object built from a small registry entry (torch function, default parameters, closed-form Fourier
 transform, closed-form penalty). Layers, feature maps and estimators look activations up by their
 lower-case name with :func:`get`; :func:`available` lists the names and :func:`register` adds new
-ones.
+ones. (The module is long because it is the zoo: ~30 registry entries on one small base and
+their closed-form transforms; splitting it would scatter the registry and the table below.)
 
 Conventions (see ``research/spectral.md`` §3, Table I of Sahs et al., arXiv:2503.10587):
 
@@ -379,8 +380,8 @@ def get(name_or_callable: str | Activation | Callable, **params: Any) -> Activat
     Parameters
     ----------
     name_or_callable : str, Activation or callable
-        * a lower-case registry name (see :func:`available`) or alias (``linear``, ``sigmoid``,
-          ``swish``);
+        * a registry name (see :func:`available`) or alias (``linear``, ``sigmoid``, ``swish``),
+          in any case (``"ReLU"`` is ``"relu"``; the registry itself is lower case);
         * an :class:`Activation`, returned as is, or rebuilt with ``params`` when some are given;
         * any callable taking a torch tensor (``torch.sin``, ``torch.nn.functional.silu``, an
           ``nn.Module``, a function), wrapped as an Activation named after it, with no closed
@@ -396,8 +397,9 @@ def get(name_or_callable: str | Activation | Callable, **params: Any) -> Activat
     Raises
     ------
     ValueError
-        Unknown name (the message lists the known names and suggests the closest), or a
-        parameter value outside its range.
+        Unknown name (the message lists the known names and suggests the closest), an adaptive
+        layer family name (``"rowdy"``, ``"laaf"``, ``"kronecker"``, ``"iat"``: the message says
+        where to use it instead), or a parameter value outside its range.
     TypeError
         Unknown parameter for a known activation (the message names the allowed ones), or an
         argument that is neither a string nor callable.
@@ -425,9 +427,12 @@ def get(name_or_callable: str | Activation | Callable, **params: Any) -> Activat
             )
         return _make(spec, {**act.params, **params})
     if isinstance(name_or_callable, str):
-        key = _ALIASES.get(name_or_callable, name_or_callable)
+        lower = name_or_callable.lower()
+        key = _ALIASES.get(lower, lower)
         spec = _REGISTRY.get(key)
         if spec is None:
+            if lower in _ADAPTIVE_FAMILY_NAMES:
+                raise ValueError(_adaptive_family_message(name_or_callable))
             raise ValueError(_unknown_name_message(name_or_callable))
         return _make(spec, params)
     if callable(name_or_callable):
@@ -441,6 +446,24 @@ def get(name_or_callable: str | Activation | Callable, **params: Any) -> Activat
     raise TypeError(
         "activation must be a name (str), an Activation or a callable taking a torch tensor; "
         f"got {type(name_or_callable).__name__} {name_or_callable!r}."
+    )
+
+
+#: Names of the adaptive layer families (trainable activations, built by ``kernelreg.networks``): not scalar σ's.
+_ADAPTIVE_FAMILY_NAMES = ("rowdy", "laaf", "kronecker", "iat")
+
+
+def _adaptive_family_message(name: str) -> str:
+    """Error text for an adaptive family asked for as a fixed scalar activation: say where it does work."""
+    return (
+        f"activation {name!r} is an adaptive layer family (trainable activation parameters), not a fixed scalar "
+        "activation, so it cannot be drawn in a frozen random layer (RandomFeatureMap, KernelRegimeRegressor, "
+        "KernelRegimeClassifier) or used where one σ is expected. Train it in the adaptive regime: "
+        f"AdaptiveRegressor(activation={name.lower()!r}) (or AdaptiveClassifier); or warm it up, freeze it and "
+        f"solve the output layer convexly: AdaptiveRegressor(activation={name.lower()!r}, warmup_epochs=20, "
+        "then_solver='exact', eps=...). In your own networks use kernelreg.networks.build_activation or the "
+        "layer classes of kernelreg.layers. For a kernel-regime fit pick a scalar activation, e.g. its base: "
+        "'tanh', 'sin' or 'relu'."
     )
 
 

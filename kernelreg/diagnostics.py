@@ -14,7 +14,9 @@ These are the measurements the seed papers read their networks by:
 
 This module sits beside the flow: it needs only numpy, scipy and torch, and recognises kernelreg's
 networks by duck typing (``blocks`` / ``output`` of :class:`kernelreg.networks.MLP`, ``delta`` of
-:class:`kernelreg.layers.RadonSplineLayer`).
+:class:`kernelreg.layers.RadonSplineLayer`). It is long because the region counts and the
+zero-plane measures share one piece of geometry (the zero planes of a layer); each function is
+small and independent.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import numpy as np
 import torch
 from numpy.typing import ArrayLike
 from scipy.optimize import linear_sum_assignment
+from scipy.spatial.distance import cdist
 from torch import nn
 
 __all__ = [
@@ -39,6 +42,7 @@ __all__ = [
     "count_activation_patterns_2d",
     "SpectralMagnitude",
     "spectral_magnitude",
+    "ridge_spectral_magnitude",
     "zero_planes",
     "w2_distance",
     "per_step_w2",
@@ -560,6 +564,65 @@ def spectral_magnitude(
     return SpectralMagnitude(radii=radii, magnitude=mean * area / width, counts=counts, bin_width=width)
 
 
+def ridge_spectral_magnitude(
+    weight: ArrayLike,
+    coef: ArrayLike,
+    radii: ArrayLike,
+    spectral_penalty: Any,
+) -> np.ndarray:
+    """Total spectral magnitude M(r) of a shallow network Σ_i c_i σ(w_i·x + b_i) in any dimension, from its Dirac lines.
+
+    A grid FFT (:func:`spectral_magnitude`) is out of reach for d = 64 or 784 inputs; a shallow
+    network's Fourier transform is known in closed form instead (spectral-bias paper, App. A-D):
+    the unit σ(w·x + b) with w = ‖w‖ξ is supported on the line ℝξ, where at k = tξ it carries the
+    weight (2π)^{d−1} σ̂(t/‖w‖) e^{itb/‖w‖} / ‖w‖. A line meets the sphere ‖k‖ = r in two points and
+    units on different lines do not interfere, so
+
+        M(r) = 2 (2π)^{d−1} Σ_i ‖c_i‖₁ |σ̂(r/‖w_i‖)| / ‖w_i‖,    |σ̂(ω)| = 1 / √P_σ(ω).
+
+    The biases only set phases, so they do not enter. Units with exactly parallel w would add
+    their complex weights first; with continuous weights that has probability 0.
+
+    Parameters
+    ----------
+    weight : array-like of shape (n_neurons, d)
+        Hidden-layer weights w_i (rows with ‖w_i‖ = 0 contribute nothing).
+    coef : array-like of shape (n_neurons,) or (n_neurons, n_outputs)
+        Output weights of each unit (column i of the output layer's weight); several outputs are
+        summed (‖c_i‖₁).
+    radii : array-like of shape (n_radii,)
+        Radii r ≥ 0 at which to evaluate M.
+    spectral_penalty : callable
+        P_σ(ω) = 1/|σ̂(ω)|² of the activation (e.g. ``kernelreg.activations.get(name).spectral_penalty``);
+        inf where σ̂ vanishes (band limits).
+
+    Returns
+    -------
+    ndarray of shape (n_radii,)
+        M(r) / (2 (2π)^{d−1}): the constant depends only on d and is left out. ``inf`` where σ̂ has a
+        pole (r = 0 for Step or ReLU, whose P_σ vanishes there), 0 outside a band limit.
+    """
+    W = np.atleast_2d(np.asarray(weight, dtype=np.float64))
+    c = np.asarray(coef, dtype=np.float64)
+    c1 = np.abs(c) if c.ndim == 1 else np.abs(c).sum(axis=1)
+    if c1.shape[0] != W.shape[0]:
+        raise ValueError(f"weight has {W.shape[0]} rows (neurons) but coef has {c1.shape[0]} entries.")
+    r = np.asarray(radii, dtype=np.float64).reshape(-1)
+    if not np.all(np.isfinite(r) & (r >= 0)):
+        raise ValueError("radii must be finite and >= 0.")
+    if not callable(spectral_penalty):
+        raise TypeError(f"spectral_penalty must be callable(omega) -> P(omega); got {spectral_penalty!r}.")
+    alpha = np.linalg.norm(W, axis=1)
+    keep = alpha > 0
+    alpha, c1 = alpha[keep], c1[keep]
+    omega = r[:, None] / alpha[None, :]
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        penalty = np.asarray(spectral_penalty(omega.ravel()), dtype=np.float64).reshape(omega.shape)
+        sigma_hat = np.where(penalty > 0, 1.0 / np.sqrt(penalty), np.inf)
+        terms = np.where(c1[None, :] > 0, sigma_hat * (c1 / alpha)[None, :], 0.0)
+    return terms.sum(axis=1)
+
+
 # ---------------------------------------------------------------------------------------------
 # Zero-plane clustering
 # ---------------------------------------------------------------------------------------------
@@ -645,7 +708,7 @@ def w2_distance(
         raise ValueError(f"w2_distance compares equal-size sets of equal dimension; got shapes {A.shape} and {B.shape}.")
     if A.shape[0] == 0:
         raise ValueError("w2_distance got empty sets.")
-    sq = ((A[:, None, :] - B[None, :, :]) ** 2).sum(axis=-1)
+    sq = cdist(A, B, "sqeuclidean")  # no (n, n, m) intermediate: per training step this is the hot spot
     if matching == "optimal":
         rows, cols = linear_sum_assignment(sq)
         return float(np.sqrt(sq[rows, cols].mean()))

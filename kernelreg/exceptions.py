@@ -1,10 +1,19 @@
-"""Exception tree of kernelreg: one base so callers can catch everything the library raises."""
+"""Exception and warning tree of kernelreg: one base each, so callers can catch or filter everything the library raises."""
 
 from __future__ import annotations
 
 from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 
-__all__ = ["KernelregError", "NotFittedError", "SolverError", "DivergenceError", "DeviceError"]
+__all__ = [
+    "KernelregError",
+    "NotFittedError",
+    "SolverError",
+    "DivergenceError",
+    "DeviceError",
+    "KernelregWarning",
+    "DeviceWarning",
+    "InfeasibleEpsWarning",
+]
 
 
 class KernelregError(Exception):
@@ -38,3 +47,15 @@ class DivergenceError(SolverError):
 
 class DeviceError(KernelregError, ValueError):
     """A requested torch device is unknown or not available on this machine."""
+
+
+class KernelregWarning(UserWarning):
+    """Base class of every warning kernelreg emits on purpose (besides sklearn's ``ConvergenceWarning``)."""
+
+
+class DeviceWarning(KernelregWarning):
+    """A fitted object was loaded on another device than it was fitted on (e.g. a GPU fit unpickled on a CPU-only machine)."""
+
+
+class InfeasibleEpsWarning(KernelregWarning):
+    """An estimator's eps lies below the least-squares floor and it fitted the floor instead (``on_infeasible="floor"``)."""

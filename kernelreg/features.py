@@ -1,9 +1,15 @@
-"""Frozen hidden layers exported as a feature matrix Φ, computed by torch on a device in bounded-memory row chunks."""
+"""Frozen hidden layers exported as a feature matrix Φ, computed by torch on a device in bounded-memory row chunks.
+
+The base :class:`FeatureMap` owns everything the maps share (chunking under ``max_memory``, the
+NaN/inf check, dask in → dask out, atomic ``export``) so each concrete map writes two hooks; the
+module is long because that machinery is written here once, beside its two maps and ``freeze``.
+"""
 
 from __future__ import annotations
 
 import math
 import os
+import time
 from abc import ABC, abstractmethod
 from numbers import Integral, Real
 from pathlib import Path
@@ -15,13 +21,14 @@ from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
 
 from kernelreg import activations
-from kernelreg._io import atomic_open
 from kernelreg._dask import dask_array, is_dask_array
+from kernelreg._io import atomic_open
+from kernelreg._log import logger, progress, run_scope
 from kernelreg._memory import CHUNK_BYTES, chunk_rows, parse_memory
-from kernelreg._torch import resolve_device, resolve_dtype, seed_generator
+from kernelreg._torch import loadable_device, module_to_cpu, resolve_device, resolve_dtype, seed_generator
 
 __all__ = [
     "FeatureMap",
@@ -88,6 +95,7 @@ class FeatureMap(TransformerMixin, BaseEstimator, ABC):
         "dtype": [StrOptions({"float32", "float64"})],
         "batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "max_memory": [Interval(Real, 1, None, closed="left"), str, None],
+        "verbose": ["verbose"],
     }
 
     @abstractmethod
@@ -109,6 +117,11 @@ class FeatureMap(TransformerMixin, BaseEstimator, ABC):
         if getattr(self, "max_memory", None) is not None:
             parse_memory(self.max_memory)  # a malformed budget fails before any work
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_all_finite=True)
+        return self._fit_validated(X)
+
+    def _fit_validated(self, X: np.ndarray) -> "FeatureMap":
+        """fit on inputs an owner (an estimator's ``fit``) has already validated: no second pass over X."""
+        self.n_features_in_ = int(X.shape[1])
         self.device_ = resolve_device(self.device)
         self.dtype_ = resolve_dtype(self.dtype)
         rng = check_random_state(getattr(self, "random_state", None))
@@ -153,29 +166,57 @@ class FeatureMap(TransformerMixin, BaseEstimator, ABC):
         )
         return rows if self.batch_size is None else min(rows, int(self.batch_size))
 
-    def _iter_chunks(self, X: np.ndarray, out_dtype: torch.dtype = torch.float64):
+    def _iter_chunks(self, X: np.ndarray, out_dtype: torch.dtype = torch.float64, *, verbose: bool = False,
+                     desc: str = "transform"):
         """Yield (start, stop, Φ chunk as numpy in ``out_dtype``) over row chunks of X, under inference mode.
 
-        Each chunk is checked for NaN/inf on the device before it is copied to the host.
+        Each chunk is checked for NaN/inf on the device before it is copied to the host. With
+        ``verbose`` a progress bar over the rows is shown when there is more than one chunk.
         """
         rows = self._batch_rows()
-        with torch.inference_mode():
-            for start in range(0, X.shape[0], rows):
-                stop = min(start + rows, X.shape[0])
-                rows_np = X[start:stop]
-                if not rows_np.flags.writeable:  # torch refuses to wrap read-only memory (e.g. memmaps)
-                    rows_np = rows_np.copy()
-                xb = torch.as_tensor(rows_np, dtype=self.dtype_, device=self.device_)
-                out = self._forward(xb)
-                if out.ndim != 2 or out.shape[0] != stop - start:
-                    raise ValueError(
-                        f"{type(self).__name__}: the feature map returned shape {tuple(out.shape)} "
-                        f"for a chunk of {stop - start} rows; expected ({stop - start}, n_features)."
-                    )
-                bad = _count_nonfinite(out)
-                if bad:
-                    raise ValueError(self._nonfinite_message(rows_np, xb, start, stop, bad))
+        show = bool(verbose) and X.shape[0] > rows
+        with torch.inference_mode(), progress(total=X.shape[0], desc=desc, unit="row",
+                                              unit_scale=X.shape[0] >= 10_000, verbose=show) as bar:
+            for start, stop, out in self._tensor_chunks(X):
                 yield start, stop, out.to("cpu", dtype=out_dtype).numpy()
+                bar.update(stop - start)
+
+    def _tensor_chunks(self, X: np.ndarray):
+        """Yield (start, stop, Φ chunk as a tensor on ``device_`` in ``dtype_``), each computed and NaN-checked once."""
+        rows = self._batch_rows()
+        for start in range(0, X.shape[0], rows):
+            stop = min(start + rows, X.shape[0])
+            rows_np = X[start:stop]
+            if not rows_np.flags.writeable:  # torch refuses to wrap read-only memory (e.g. memmaps)
+                rows_np = rows_np.copy()
+            xb = torch.as_tensor(rows_np, dtype=self.dtype_, device=self.device_)
+            out = self._forward(xb)
+            if out.ndim != 2 or out.shape[0] != stop - start:
+                raise ValueError(
+                    f"{type(self).__name__}: the feature map returned shape {tuple(out.shape)} "
+                    f"for a chunk of {stop - start} rows; expected ({stop - start}, n_features)."
+                )
+            bad = _count_nonfinite(out)
+            if bad:
+                raise ValueError(self._nonfinite_message(rows_np, xb, start, stop, bad))
+            yield start, stop, out
+
+    def _transform_tensor(self, X: np.ndarray) -> torch.Tensor:
+        """Φ(X) as one tensor on ``device_`` in ``dtype_`` for an owner that validated X: Φ never visits the host.
+
+        The estimators' path from the feature map to :func:`kernelreg.solvers.solve` (which uses a
+        float64 tensor on its device as it is). A single chunk is returned as computed; several
+        are gathered into one tensor on the device.
+        """
+        shape = (X.shape[0], self.n_output_features_)
+        with torch.no_grad():  # plain tensors, not inference tensors: later torch code may use them freely
+            chunks = list(self._tensor_chunks(X)) if X.shape[0] <= self._batch_rows() else None
+            if chunks is not None:
+                return chunks[0][2] if chunks else torch.empty(shape, dtype=self.dtype_, device=self.device_)
+            Phi = torch.empty(shape, dtype=self.dtype_, device=self.device_)
+            for start, stop, out in self._tensor_chunks(X):
+                Phi[start:stop].copy_(out)
+            return Phi
 
     def _check_input(self, X: ArrayLike) -> np.ndarray:
         """Fitted check and input validation shared by transform and export."""
@@ -206,7 +247,7 @@ class FeatureMap(TransformerMixin, BaseEstimator, ABC):
         X = self._check_input(X)
         Phi = np.empty((X.shape[0], self.n_output_features_), dtype=np.float64)
         target = torch.from_numpy(Phi)  # torch's copy_ is multi-threaded, numpy's assignment is not
-        for start, stop, chunk in self._iter_chunks(X):
+        for start, stop, chunk in self._iter_chunks(X, verbose=getattr(self, "verbose", False)):
             target[start:stop].copy_(torch.from_numpy(chunk))
         return Phi
 
@@ -237,7 +278,12 @@ class FeatureMap(TransformerMixin, BaseEstimator, ABC):
         )
 
     def export(
-        self, X: ArrayLike, path: str | os.PathLike, *, dtype: Literal["float64", "float32"] = "float64"
+        self,
+        X: ArrayLike,
+        path: str | os.PathLike,
+        *,
+        dtype: Literal["float64", "float32"] = "float64",
+        verbose: bool | int | None = None,
     ) -> Path:
         """Stream Φ(X) into a .npy file chunk by chunk, so Φ larger than memory can be built and solved from disk.
 
@@ -258,6 +304,9 @@ class FeatureMap(TransformerMixin, BaseEstimator, ABC):
             Target ``.npy`` file.
         dtype : {"float64", "float32"}, default="float64"
             Storage type of Φ on disk; float32 halves the file, and solves still run in float64.
+        verbose : bool, int or None, default=None
+            A progress bar over the rows (it stays when done) and an INFO log line with the file's
+            size and the time taken (see :mod:`kernelreg._log`); None uses the map's ``verbose``.
 
         Returns
         -------
@@ -275,23 +324,60 @@ class FeatureMap(TransformerMixin, BaseEstimator, ABC):
         if dtype not in _OUT_DTYPES:
             raise ValueError(f"{type(self).__name__}.export: dtype must be 'float64' or 'float32'; got {dtype!r}.")
         out_dtype = np.dtype(_OUT_DTYPES[dtype])
+        verbose = getattr(self, "verbose", False) if verbose is None else verbose
         X = self._check_input(X)
         path = Path(path)
-        with atomic_open(path) as fh:
-            header = {
-                "descr": np.lib.format.dtype_to_descr(out_dtype),
-                "fortran_order": False,
-                "shape": (X.shape[0], self.n_output_features_),
-            }
-            np.lib.format.write_array_header_1_0(fh, header)
-            torch_out = torch.float64 if out_dtype == np.float64 else torch.float32
-            for _, _, chunk in self._iter_chunks(X, torch_out):
-                fh.write(memoryview(np.ascontiguousarray(chunk)).cast("B"))
+        shape = (X.shape[0], self.n_output_features_)
+        start = time.perf_counter()
+        with run_scope(verbose=verbose):
+            with atomic_open(path) as fh:
+                header = {"descr": np.lib.format.dtype_to_descr(out_dtype), "fortran_order": False, "shape": shape}
+                np.lib.format.write_array_header_1_0(fh, header)
+                torch_out = torch.float64 if out_dtype == np.float64 else torch.float32
+                for _, _, chunk in self._iter_chunks(X, torch_out, verbose=verbose, desc="export"):
+                    fh.write(memoryview(np.ascontiguousarray(chunk)).cast("B"))
+            logger.info("export: wrote Φ of shape %s in %s (%.3g MiB) to %s in %.2f s.", shape, dtype,
+                        shape[0] * shape[1] * out_dtype.itemsize / 2**20, path, time.perf_counter() - start)
         return path
 
-    def get_feature_names_out(self, input_features=None) -> np.ndarray:
-        """Names phi0, phi1, … for the columns of Φ (sklearn set_output / Pipeline support)."""
+    def __setstate__(self, state: dict) -> None:
+        """Load on the fitted device when this machine has it, else on the CPU with a ``DeviceWarning``."""
+        super().__setstate__(state)
+        if getattr(self, "device_", None) is not None:
+            self.device_ = loadable_device(self.device_, type(self).__name__)
+
+    def get_feature_names_out(self, input_features: ArrayLike | None = None) -> np.ndarray:
+        """Names phi0, phi1, … for the columns of Φ (sklearn set_output / Pipeline support).
+
+        Every column mixes all inputs, so the names do not derive from the input names; as in
+        scikit-learn's own such transformers (``PCA``, ``RBFSampler``), ``input_features`` is only
+        checked against what ``fit`` saw.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Must have ``n_features_in_`` entries and, when ``fit`` saw a DataFrame, equal
+            ``feature_names_in_``.
+
+        Returns
+        -------
+        ndarray of str objects of shape (n_output_features_,)
+
+        Raises
+        ------
+        ValueError
+            ``input_features`` has the wrong length or differs from ``feature_names_in_``.
+        """
         check_is_fitted(self)
+        try:
+            _check_feature_names_in(self, input_features, generate_names=False)
+        except ValueError as exc:
+            seen = getattr(self, "feature_names_in_", None)
+            seen_text = f"the names {list(seen)}" if seen is not None else f"{self.n_features_in_} unnamed columns"
+            raise ValueError(
+                f"{type(self).__name__}.get_feature_names_out: {exc}; fit saw {seen_text}, got input_features="
+                f"{list(np.asarray(input_features, dtype=object))}."
+            ) from exc
         return np.asarray([f"phi{i}" for i in range(self.n_output_features_)], dtype=object)
 
     def __sklearn_tags__(self):
@@ -338,6 +424,8 @@ class RandomFeatureMap(FeatureMap):
         Working-memory budget of one chunk, in bytes or as a string like ``"2GB"`` / ``"512MiB"``;
         chunk rows are sized from it (with ``batch_size`` too, the smaller wins). A budget too
         small for one row raises ``ValueError`` at ``fit``, naming both numbers.
+    verbose : bool or int, default=False
+        A progress bar over the rows when ``transform`` (or ``export``) needs more than one chunk.
 
     Attributes
     ----------
@@ -380,6 +468,7 @@ class RandomFeatureMap(FeatureMap):
         dtype: Literal["float64", "float32"] = "float64",
         batch_size: int | None = None,
         max_memory: int | str | None = None,
+        verbose: bool | int = False,
     ) -> None:
         self.n_features = n_features
         self.activation = activation
@@ -391,6 +480,7 @@ class RandomFeatureMap(FeatureMap):
         self.dtype = dtype
         self.batch_size = batch_size
         self.max_memory = max_memory
+        self.verbose = verbose
 
     def _fit_map(self, X: np.ndarray, rng: np.random.RandomState) -> None:
         """Draw ξ uniform on the sphere (or lay it on the even grid) and γ uniform on [−B, B] on the CPU in float64."""
@@ -487,8 +577,9 @@ class RandomFeatureMap(FeatureMap):
         return state
 
     def __setstate__(self, state):
-        super().__setstate__(state)
+        super().__setstate__(state)  # settles device_ first
         if hasattr(self, "directions_"):
+            self._weights = None
             self._weights = self._device_params()
 
 
@@ -510,26 +601,49 @@ class ModuleFeatureMap(FeatureMap):
     """Any frozen torch module used as a feature map: Φ = module(X), computed in chunks without gradients.
 
     Later stages freeze trained networks (their hidden part) into this wrapper so the output layer
-    can be solved convexly. ``fit`` deep-copies the module, moves it to ``device`` in ``dtype``,
-    switches it to eval mode and turns off ``requires_grad``; the caller's module is untouched.
+    can be solved convexly. ``fit`` deep-copies the module, initialises its lazy parameters
+    (``torch.nn.LazyLinear`` & co.) by a dry forward pass on the first training row, moves it to
+    ``device`` in ``dtype``, switches it to eval mode and turns off ``requires_grad``; the caller's
+    module is untouched.
 
     Parameters
     ----------
     module : torch.nn.Module or callable
         Maps a (n_rows, n_features_in) tensor to a (n_rows, n_features) tensor.
-    device, dtype, batch_size, max_memory
+    device, dtype, batch_size, max_memory, verbose
         As in :class:`RandomFeatureMap` (the per-row memory estimate counts the output width only,
         not the module's hidden activations).
+    random_state : int, RandomState or None, default=None
+        Seeds the initialisation of lazy parameters (drawn on the CPU in float64 from a forked torch
+        generator, so the global torch seed is neither used nor changed). Modules without lazy
+        parameters draw nothing.
 
     Attributes
     ----------
     module_ : torch.nn.Module
     n_features_out_ : int
+    n_features_in_ : int
+
+    Raises
+    ------
+    ValueError
+        At ``fit``: the module cannot take inputs of the training width (the message names the
+        width of X and the width the module's first layer expects), or it does not return a 2-D
+        tensor.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from kernelreg.features import ModuleFeatureMap
+    >>> net = torch.nn.Sequential(torch.nn.LazyLinear(16), torch.nn.Tanh())
+    >>> ModuleFeatureMap(net, random_state=0).fit_transform(np.zeros((5, 3))).shape
+    (5, 16)
     """
 
     _parameter_constraints: dict = {
         **FeatureMap._parameter_constraints,
         "module": [HasMethods(["__call__"])],
+        "random_state": ["random_state"],
     }
 
     def __init__(
@@ -540,26 +654,33 @@ class ModuleFeatureMap(FeatureMap):
         dtype: Literal["float64", "float32"] = "float64",
         batch_size: int | None = None,
         max_memory: int | str | None = None,
+        random_state: int | np.random.RandomState | None = None,
+        verbose: bool | int = False,
     ) -> None:
         self.module = module
         self.device = device
         self.dtype = dtype
         self.batch_size = batch_size
         self.max_memory = max_memory
+        self.random_state = random_state
+        self.verbose = verbose
 
     def _fit_map(self, X: np.ndarray, rng: np.random.RandomState) -> None:
-        """Freeze a private copy of the module on the device and probe its output width."""
+        """Freeze a private copy of the module on the device (lazy parameters initialised first) and probe its width."""
         import copy
 
         module = copy.deepcopy(self.module)
+        # a writable copy of one row: torch warns on read-only memory
+        probe = np.array(X[:1]) if X.shape[0] else np.zeros((1, X.shape[1]))
         if isinstance(module, torch.nn.Module):
-            module = module.to(device=self.device_, dtype=self.dtype_).eval()
+            module.eval()
+            if any(torch.nn.parameter.is_lazy(t) for t in (*module.parameters(), *module.buffers())):
+                self._initialise_lazy(module, probe, rng)
+            module = module.to(device=self.device_, dtype=self.dtype_)
             for p in module.parameters():
                 p.requires_grad_(False)
         self.module_ = module
-        probe = X[:1] if X.shape[0] else np.zeros((1, X.shape[1]))
-        with torch.inference_mode():
-            out = self.module_(torch.as_tensor(probe, dtype=self.dtype_, device=self.device_))
+        out = self._probe(module, torch.as_tensor(probe, dtype=self.dtype_, device=self.device_))
         if not isinstance(out, torch.Tensor) or out.ndim != 2:
             shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
             raise ValueError(
@@ -568,12 +689,61 @@ class ModuleFeatureMap(FeatureMap):
             )
         self.n_features_out_ = int(out.shape[1])
 
+    def _initialise_lazy(self, module: torch.nn.Module, probe: np.ndarray, rng: np.random.RandomState) -> None:
+        """Materialise lazy parameters by a dry forward pass on the CPU in float64, seeded without global state."""
+        module.to(device="cpu", dtype=torch.float64)
+        seed = int(rng.randint(2**31 - 1))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)  # inside fork_rng: the caller's global generator is restored afterwards
+            self._probe(module, torch.as_tensor(probe, dtype=torch.float64))
+
+    def _probe(self, module, x: torch.Tensor):
+        """One forward pass without gradients; a width mismatch becomes a ValueError naming both widths."""
+        try:
+            with torch.no_grad():
+                return module(x)
+        except RuntimeError as exc:
+            layer = _first_layer_width(module)
+            if layer is not None and layer[1] != x.shape[1]:
+                name, width = layer
+                raise ValueError(
+                    f"ModuleFeatureMap: X has {x.shape[1]} features but the module's first layer ({name}) "
+                    f"expects inputs of width {width}; pass X with {width} columns or build the module for "
+                    f"{x.shape[1]} inputs (torch.nn.LazyLinear adapts to any width)."
+                ) from exc
+            raise ValueError(
+                f"ModuleFeatureMap: the module failed on a ({x.shape[0]}, {x.shape[1]}) input of the training "
+                f"width {x.shape[1]}: {exc}"
+            ) from exc
+
     @property
     def n_output_features_(self) -> int:
         return self.n_features_out_
 
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        if isinstance(state.get("module_"), torch.nn.Module):  # pickles hold CPU tensors: loadable anywhere
+            state["module_"] = module_to_cpu(state["module_"])
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)  # settles device_ first
+        if isinstance(getattr(self, "module_", None), torch.nn.Module):
+            self.module_ = self.module_.to(self.device_)
+
     def _forward(self, X_chunk: torch.Tensor) -> torch.Tensor:
         return self.module_(X_chunk)
+
+
+def _first_layer_width(module) -> tuple[str, int] | None:
+    """(name, input width) of the first submodule with ``in_features`` (Linear and the like), or None."""
+    if not isinstance(module, torch.nn.Module):
+        return None
+    for name, sub in module.named_modules():
+        width = getattr(sub, "in_features", None)
+        if isinstance(width, int) and width > 0:
+            return f"{name or 'module'}: {sub}", width
+    return None
 
 
 def freeze(
@@ -584,6 +754,7 @@ def freeze(
     dtype: Literal["float64", "float32"] = "float64",
     batch_size: int | None = None,
     max_memory: int | str | None = None,
+    verbose: bool | int = False,
 ) -> ModuleFeatureMap:
     """Freeze a (trained) network's hidden part into a feature map for a convex output-layer solve.
 
@@ -598,7 +769,7 @@ def freeze(
     network : torch.nn.Module
         A network with a ``feature_module(readout)`` method, or any module mapping x to features.
     readout : str, default="last"
-    device, dtype, batch_size, max_memory
+    device, dtype, batch_size, max_memory, verbose
         As in :class:`ModuleFeatureMap`.
 
     Returns
@@ -606,4 +777,5 @@ def freeze(
     ModuleFeatureMap
     """
     module = network.feature_module(readout) if hasattr(network, "feature_module") else network
-    return ModuleFeatureMap(module, device=device, dtype=dtype, batch_size=batch_size, max_memory=max_memory)
+    return ModuleFeatureMap(module, device=device, dtype=dtype, batch_size=batch_size, max_memory=max_memory,
+                            verbose=verbose)

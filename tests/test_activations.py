@@ -477,6 +477,37 @@ def test_unknown_name_lists_names_and_suggests_closest():
         get("no_such_thing_at_all")
 
 
+def test_names_are_case_insensitive_and_the_registry_stays_lower_case():
+    x = torch.linspace(-2, 2, 9, dtype=torch.float64)
+    spellings = (("ReLU", "relu"), ("TANH", "tanh"), ("Sigmoid", "logistic"), ("Relu_Power", "relu_power"))
+    for spelled, canonical in spellings:
+        act = get(spelled)
+        assert act.name == canonical
+        assert torch.equal(act(x), get(canonical)(x))  # the same registry entry
+    assert get("RELU_POWER", p=3).params == {"p": 3.0}
+    assert all(name == name.lower() for name in available())
+    with pytest.raises(ValueError, match=r"unknown activation 'RLEU'\. Did you mean 'relu'"):
+        get("RLEU")
+
+
+@pytest.mark.parametrize("name", ["rowdy", "LAAF", "kronecker", "iat"])
+def test_adaptive_family_names_say_where_to_use_them(name):
+    from kernelreg.features import RandomFeatureMap
+
+    expected = rf"'{name}' is an adaptive layer family.*AdaptiveRegressor\(activation='{name.lower()}'\)"
+    with pytest.raises(ValueError, match=expected):
+        get(name)
+    with pytest.raises(ValueError, match=r"warmup_epochs=20, then_solver='exact'"):
+        RandomFeatureMap(5, activation=name).fit(np.zeros((3, 2)))
+
+
+def test_adaptive_family_list_matches_networks():
+    from kernelreg.activations import _ADAPTIVE_FAMILY_NAMES
+    from kernelreg.networks import ADAPTIVE_FAMILIES
+
+    assert set(_ADAPTIVE_FAMILY_NAMES) == set(ADAPTIVE_FAMILIES)
+
+
 def test_unknown_parameter_is_a_type_error_naming_allowed_keys():
     expected = r"'relu_power' got unknown parameter\(s\) 'q'; allowed parameters: p\."
     with pytest.raises(TypeError, match=expected):

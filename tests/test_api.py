@@ -8,7 +8,7 @@ MODULES = ["kernelreg", "kernelreg.activations", "kernelreg.features", "kernelre
            "kernelreg.compare", "kernelreg.seminorm", "kernelreg.activation_design", "kernelreg.estimators",
            "kernelreg.exceptions", "kernelreg.layers", "kernelreg.layers.bases", "kernelreg.networks",
            "kernelreg.training", "kernelreg.training.compositional", "kernelreg.diagnostics", "kernelreg.datasets",
-           "kernelreg.bench"]
+           "kernelreg.bench", "kernelreg.kernels", "kernelreg.convergence"]
 
 
 @pytest.mark.parametrize("name", MODULES)
@@ -46,14 +46,6 @@ def test_exceptions_are_one_tree():
     assert issubclass(NotFittedError, KernelregError) and issubclass(NotFittedError, SkNotFitted)
     err = DivergenceError("boom", method="gd")
     assert isinstance(err, SolverError) and err.status == "failed" and err.method == "gd"
-
-
-def test_cli_demo_runs(capsys):
-    from kernelreg.cli import main
-
-    assert main(["demo"]) == 0
-    out = capsys.readouterr().out
-    assert "test accuracy" in out and "relu" in out
 
 
 def test_bench_list_shows_the_seven_suites(capsys):

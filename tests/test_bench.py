@@ -23,19 +23,22 @@ from kernelreg.cli import main
 #: Columns of each suite's rows that must be finite numbers in quick mode (row filter, columns).
 FINITE = {
     "solver-speed": (lambda r: r["method"] in ("exact", "cg"), ["time_s", "ratio_to_exact", "rel_coef_diff", "mse"]),
-    "gd-vs-convex": (lambda r: True, ["rel_error_mean", "time_s_median", "exact_time_s_median", "mse_median"]),
-    "spectral-targets": (lambda r: True, ["train_mse", "test_mse", "grid_mse", "paper_test_mse"]),
+    "gd-vs-convex": (lambda r: True, ["rel_error_all_mean", "mse_median", "n_iter_median", "norm_ratio_all_mean"]),
+    "spectral-targets": (lambda r: r["meets_eps"], ["train_mse", "test_mse", "grid_mse", "paper_test_mse"]),
+    "spectral-theory": (lambda r: r["table"] == "toy", ["value"]),
     "compositional": (lambda r: r["table"] == "protocol", ["min", "mean", "median"]),
     "iat-bases": (lambda r: r["kind"] != "fig3", ["value", "best", "ms_per_net_epoch"]),
     "rowdy": (lambda r: r["table"] == "regression", ["final_loss", "test_mse", "normalised_time"]),
-    "warmup-freeze": (lambda r: True, ["adaptive_test_acc", "warmup_test_acc", "kernel_test_acc", "auc_final",
-                                       "w2_first_epoch", "delta_median_final"]),
+    "warmup-freeze": (lambda r: True, ["adaptive_test_acc_mean", "kernel_sgd_test_acc_mean", "warmup_ls_test_acc_mean",
+                                       "init_ls_test_acc_mean", "auc_final_mean", "w2_first_epoch_mean",
+                                       "nearest_first_epoch_mean", "delta_median_final_mean"]),
+    "width-limit": (lambda r: r["table"] == "convergence", ["kernel_rel_error", "rel_error", "norm"]),
 }
 
 
 def test_registry_lists_every_suite_and_rejects_unknown_names():
-    assert bench.available() == ["solver-speed", "gd-vs-convex", "spectral-targets", "compositional", "iat-bases",
-                                 "rowdy", "warmup-freeze"]
+    assert bench.available() == ["solver-speed", "gd-vs-convex", "spectral-targets", "spectral-theory",
+                                 "compositional", "iat-bases", "rowdy", "warmup-freeze", "width-limit"]
     assert set(FINITE) == set(bench.available())
     with pytest.raises(ValueError, match="unknown benchmark suite 'rowdi'.*solver-speed.*warmup-freeze.*Did you mean"):
         bench.get_suite("rowdi")
@@ -87,7 +90,12 @@ def test_quick_results_make_sense(quick_runs):
     enforced = next(r for r in comp if r["method"] == "enforced")
     assert enforced["regions_init"] == 2**5  # the compositional construction: 2^depth pieces at init
     gd = [r for r in runs["gd-vs-convex"].rows if r["method"] == "cg"]
-    assert all(r["rel_error_mean"] < 0.05 for r in gd)  # CG from zero tends to the min-norm fit
+    assert all(r["rel_error_all_mean"] < 0.05 for r in gd)  # CG from zero tends to the min-norm fit
+    adam = [r for r in runs["gd-vs-convex"].rows if r["method"] == "adam"]
+    assert all(r["reached_target"] == r["n_reps"] for r in adam)  # the quick problems reach 5e-8 in the budget
+    assert all(math.isfinite(r["rel_error_mean"]) and math.isfinite(r["time_ratio_vs_cvxpy"]) for r in adam)
+    for cell in runs["warmup-freeze"].cells:  # Exp. 4 trains the output layer only: the zero-planes stay put
+        assert cell.result["kernel_sgd"]["zero_plane_motion"] == 0.0
     speed = {r["method"]: r for r in runs["solver-speed"].rows}
     assert speed["exact"]["ratio_to_exact"] == pytest.approx(1.0)
     assert speed["cvxpy clarabel qr"]["rel_coef_diff"] < 1e-3  # CVXPY agrees with the exact solver
@@ -111,7 +119,7 @@ def test_resume_recomputes_only_the_missing_cell(tmp_path, monkeypatch):
     assert calls == [victim.stem] and second.computed == [victim.stem]
     assert len(second.reused) == len(first.computed) - 1
     assert victim.is_file() and cells[0].read_bytes() == untouched
-    assert [r["test_mse"] for r in second.rows] == pytest.approx([r["test_mse"] for r in first.rows])
+    assert [r["test_mse"] for r in second.rows] == pytest.approx([r["test_mse"] for r in first.rows], nan_ok=True)
     # other settings (another seed) must not reuse the cells
     third = bench.run_suite("spectral-targets", tmp_path, quick=True, seed=1, progress=False)
     assert not third.reused and len(third.computed) == len(first.computed)
@@ -271,26 +279,12 @@ def test_cli_bench_list_run_and_unknown_suite(tmp_path, capsys):
     assert "report:" in capsys.readouterr().out
 
 
-def test_solver_speed_script_uses_the_shared_module(tmp_path):
-    import importlib.util
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "solver_speed.py"
-    spec = importlib.util.spec_from_file_location("solver_speed_script", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    from kernelreg.bench import solver_speed
-
-    assert module.run_size is solver_speed.run_size
-    out = tmp_path / "speed.json"
-    payload = module.main(["--sizes", "30x80", "--repeats", "1", "--max-iter", "5", "--out", str(out), "--skip-raw"])
-    assert json.loads(out.read_text())["results"][0]["method"] == "exact"
-    assert {r["method"] for r in payload["results"]} >= {"exact", "cvxpy clarabel qr", "gd", "adam", "cg"}
-
-
 @pytest.mark.parametrize("module", ["kernelreg.bench", "kernelreg.bench._runner", "kernelreg.bench.solver_speed",
                                     "kernelreg.bench.gd_vs_convex", "kernelreg.bench.spectral_targets",
+                                    "kernelreg.bench.spectral_theory", "kernelreg.bench._stacked_adam",
                                     "kernelreg.bench.compositional", "kernelreg.bench.iat_bases",
-                                    "kernelreg.bench.rowdy", "kernelreg.bench.warmup_freeze", "kernelreg.cli"])
+                                    "kernelreg.bench.rowdy", "kernelreg.bench.warmup_freeze",
+                                    "kernelreg.bench.width_limit", "kernelreg.cli"])
 def test_all_names_resolve(module):
     import importlib
 
@@ -304,9 +298,7 @@ def test_all_names_resolve(module):
 def test_cli_seed_outside_the_numpy_range_is_a_usage_error(tmp_path, capsys, seed):
     for argv in (["bench", "run", "spectral-targets", "--quick", "--out", str(tmp_path), "--seed", seed],
                  ["demo", "--seed", seed]):
-        with pytest.raises(SystemExit) as exc:
-            main(argv)
-        assert exc.value.code == 2
+        assert main(argv) == 2  # argparse's usage error, returned as the exit status
         err = capsys.readouterr().err
         assert "argument --seed: must be an integer in [0, 4294967295]" in err and repr(seed)[1:-1] in err
     assert not (tmp_path / "spectral-targets").exists()
@@ -400,3 +392,30 @@ def test_an_unknown_device_fails_before_any_cell(tmp_path, capsys):
     assert not (tmp_path / "spectral-targets").exists()
     assert main(["bench", "run", "spectral-targets", "--quick", "--device", "tpu", "--out", str(tmp_path)]) == 2
     assert "device='tpu'" in capsys.readouterr().err
+
+
+def test_solver_speed_times_figure_is_labelled_and_marks_runs_that_did_not_converge(quick_runs):
+    pytest.importorskip("matplotlib")
+    from kernelreg.bench._plots import NOT_CONVERGED, figure_problems
+    from kernelreg.bench.solver_speed import times_figure
+
+    _, runs = quick_runs
+    rows = runs["solver-speed"].rows
+    fig = times_figure(rows)
+    assert figure_problems(fig) == []  # title, axis labels, text >= 10 pt
+    ax = fig.axes[0]
+    assert ax.get_title() and "wall time (s" in ax.get_ylabel() and ax.get_xlabel()
+    stopped = [r for r in rows if r["status"] != "optimal"]
+    hollow = [p for p in ax.patches if p.get_facecolor()[3] == 0]
+    assert len(hollow) == len(stopped)  # e.g. GD / Adam / CG at max_iter in the quick settings
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert (NOT_CONVERGED in legend) == bool(stopped)
+
+
+def test_the_runner_takes_suite_objects_and_the_package_resolves_names(tmp_path):
+    from kernelreg.bench import _runner
+
+    with pytest.raises(TypeError, match="must be a Suite object"):
+        _runner.run_suite("gd-vs-convex", tmp_path)
+    with pytest.raises(ValueError, match="unknown benchmark suite 'nope'"):
+        bench.run_suite("nope", tmp_path)

@@ -283,3 +283,39 @@ def test_all_names_resolve():
     import kernelreg.diagnostics as mod
 
     assert all(hasattr(mod, name) for name in mod.__all__)
+
+
+def test_ridge_spectral_magnitude_matches_a_numerical_fourier_transform_of_each_unit():
+    from scipy.integrate import quad
+
+    from kernelreg import activations
+    from kernelreg.diagnostics import ridge_spectral_magnitude
+
+    # One unit σ(w·x + b) restricted to its direction: g(z) = σ(‖w‖ z + b). Its 1-D transform
+    # |ĝ(t)| = |σ̂(t/‖w‖)| / ‖w‖ is what each Dirac line carries; check it by quadrature for the
+    # Gaussian and the Half-Exp (decaying, so the integral converges), with the bias (a phase) ignored.
+    for name in ("gaussian", "half_exp"):
+        act = activations.get(name)
+        w = np.array([[0.6, 0.8 * 1.7]])  # ‖w‖ = sqrt(0.36 + 1.8496)
+        alpha = float(np.linalg.norm(w))
+        for t in (0.3, 1.1, 2.5):
+            re = quad(lambda z: float(act(np.array([alpha * z + 0.4]))[0]) * np.cos(t * z), -60, 60, limit=400)[0]
+            im = quad(lambda z: float(act(np.array([alpha * z + 0.4]))[0]) * np.sin(t * z), -60, 60, limit=400)[0]
+            m = ridge_spectral_magnitude(w, np.array([1.0]), [t], act.spectral_penalty)[0]
+            assert m == pytest.approx(np.hypot(re, im), rel=1e-6), (name, t)
+
+
+def test_ridge_spectral_magnitude_adds_units_and_outputs_and_ignores_dead_rows():
+    from kernelreg import activations
+    from kernelreg.diagnostics import ridge_spectral_magnitude
+
+    P = activations.get("relu").spectral_penalty
+    W = np.array([[1.0, 0.0], [0.0, 2.0], [0.0, 0.0]])
+    C = np.array([[1.0, -2.0], [0.5, 0.5], [3.0, 3.0]])
+    r = np.array([0.5, 2.0])
+    # ReLU: |σ̂(ω)| = 1/ω², so unit i gives ‖c_i‖₁ α_i / r² (α_i = ‖w_i‖); the zero row contributes nothing
+    expected = (3.0 * 1.0 + 1.0 * 2.0) / r**2
+    np.testing.assert_allclose(ridge_spectral_magnitude(W, C, r, P), expected, rtol=1e-12)
+    assert np.isinf(ridge_spectral_magnitude(W, C, [0.0], P)[0])  # the pole of σ̂ at 0
+    with pytest.raises(ValueError, match="3 rows .* 2 entries"):
+        ridge_spectral_magnitude(W, C[:2], r, P)

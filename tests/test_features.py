@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 from scipy.special import erf, expit
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import kernelreg
 from kernelreg import _io
@@ -355,6 +356,64 @@ def test_module_feature_map_rejects_non_2d_output(X):
         ModuleFeatureMap(lambda z: z.sum(dim=1)).fit(X)
 
 
+def test_lazy_modules_are_initialised_at_fit_reproducibly_without_global_state(X):
+    net = torch.nn.Sequential(torch.nn.LazyLinear(6), torch.nn.Tanh())
+    state = torch.random.get_rng_state()
+    fmap = ModuleFeatureMap(net, random_state=3).fit(X)
+    assert torch.equal(torch.random.get_rng_state(), state)  # the global torch generator is untouched
+    assert torch.nn.parameter.is_lazy(net[0].weight)  # the caller's module is not materialised
+    W, b = fmap.module_[0].weight.numpy(), fmap.module_[0].bias.numpy()
+    assert W.shape == (6, 3) and fmap.n_features_out_ == 6
+    np.testing.assert_allclose(fmap.transform(X), np.tanh(X @ W.T + b), rtol=0, atol=1e-14)
+    again = ModuleFeatureMap(net, random_state=3).fit(X)
+    assert np.array_equal(again.module_[0].weight.numpy(), W)  # same seed, same draw (one computation twice)
+    other = ModuleFeatureMap(net, random_state=4).fit(X)
+    assert not np.allclose(other.module_[0].weight.numpy(), W)
+    f32 = ModuleFeatureMap(net, random_state=3, dtype="float32").fit(X)  # drawn in float64, then cast
+    np.testing.assert_array_equal(f32.module_[0].weight.numpy(), W.astype(np.float32))
+
+
+def test_width_mismatch_names_both_widths(X):
+    net = torch.nn.Sequential(torch.nn.Linear(2, 5), torch.nn.ReLU())
+    with pytest.raises(ValueError, match=r"X has 3 features but the module's first layer .* expects inputs of width 2"):
+        ModuleFeatureMap(net).fit(X)
+    with pytest.raises(ValueError, match=r"module failed on a \(1, 3\) input"):  # no Linear to blame
+        ModuleFeatureMap(lambda z: z @ torch.ones(2, 4, dtype=z.dtype)).fit(X)
+
+
+def test_get_feature_names_out_checks_its_input_like_sklearn(X):
+    import pandas as pd
+
+    fmap = RandomFeatureMap(4, random_state=0).fit(X)
+    expected = ["phi0", "phi1", "phi2", "phi3"]
+    assert list(fmap.get_feature_names_out()) == expected
+    assert list(fmap.get_feature_names_out(["a", "b", "c"])) == expected
+    wrong_length = r"length equal to number of features \(3\), got 2.*input_features=\['a', 'b'\]"
+    with pytest.raises(ValueError, match=wrong_length):
+        fmap.get_feature_names_out(["a", "b"])
+    named = RandomFeatureMap(4, random_state=0).fit(pd.DataFrame(X, columns=["u", "v", "w"]))
+    assert list(named.get_feature_names_out(["u", "v", "w"])) == expected
+    with pytest.raises(ValueError, match=r"not equal to feature_names_in_; fit saw the names \['u', 'v', 'w'\]"):
+        named.get_feature_names_out(["u", "v", "x"])
+
+
+def test_verbose_export_and_transform_show_a_bar_over_rows(tmp_path, X, capsys, caplog):
+    fmap = RandomFeatureMap(8, random_state=0, batch_size=10).fit(X)
+    with caplog.at_level("INFO", logger="kernelreg"):
+        fmap.export(X, tmp_path / "phi.npy", verbose=True)
+    err = capsys.readouterr().err
+    assert "export" in err and "37/37" in err  # the bar over 37 rows in 4 chunks, kept when done
+    assert "wrote Φ of shape (37, 8)" in caplog.text
+    np.testing.assert_array_equal(np.load(tmp_path / "phi.npy"), fmap.transform(X))  # same computation
+    fmap.export(X, tmp_path / "quiet.npy")
+    fmap.transform(X)
+    assert capsys.readouterr().err == ""  # silent unless asked
+    fmap.set_params(verbose=True).transform(X)
+    assert "transform" in capsys.readouterr().err
+    fmap.set_params(batch_size=None).transform(X)  # one chunk: no bar even when verbose
+    assert capsys.readouterr().err == ""
+
+
 def test_bad_inputs(X):
     with pytest.raises(ValueError, match="n_features"):
         RandomFeatureMap(0).fit(X)
@@ -392,3 +451,9 @@ def test_cuda_matches_cpu(X):
     cpu = RandomFeatureMap(64, random_state=0).fit(X).transform(X)
     gpu = RandomFeatureMap(64, random_state=0, device="cuda").fit(X).transform(X)
     np.testing.assert_allclose(gpu, cpu, atol=1e-12)
+
+
+@parametrize_with_checks([ModuleFeatureMap(torch.nn.Sequential(torch.nn.LazyLinear(8), torch.nn.Tanh()),
+                                           random_state=0)])
+def test_module_feature_map_with_a_lazy_module_passes_sklearn_checks(estimator, check):
+    check(estimator)

@@ -24,12 +24,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1] / "kernelreg"
 
-#: Import edges that close a cycle outside kernelreg.solvers, found when this test was written and
-#: left to the helper restructuring those packages (bench/ is outside this test's author's files):
-#: ``bench._runner`` looks suites up through ``from kernelreg.bench import get_suite`` (a lazy
-#: import back into the package that imports it). The cycle test ignores these edges; remove an
-#: entry when the edge is gone (``test_known_back_edges_are_still_there`` says so).
-KNOWN_BACK_EDGES: set[tuple[str, str]] = {("kernelreg.bench._runner", "kernelreg.bench")}
 
 
 def _modules() -> dict[str, Path]:
@@ -153,17 +147,8 @@ def test_solvers_package_has_no_import_cycle():
 
 def test_no_import_cycle_in_the_package():
     graph = import_graph()
-    for source, target in KNOWN_BACK_EDGES:
-        graph[source].discard(target)
     found = cycles(graph)
     assert found == set(), [sorted(c) for c in found]
-
-
-@pytest.mark.skipif(not KNOWN_BACK_EDGES, reason="no known back edges left")
-def test_known_back_edges_are_still_there():
-    graph = import_graph()
-    gone = {(a, b) for a, b in KNOWN_BACK_EDGES if b not in graph.get(a, set())}
-    assert gone == set(), f"these edges are gone; remove them from KNOWN_BACK_EDGES: {sorted(gone)}"
 
 
 def test_importing_the_solvers_does_not_import_cvxpy():

@@ -353,3 +353,24 @@ def test_cuda_float32_export_matches_cpu(tmp_path):
     gpu = RandomFeatureMap(64, random_state=0, device="cuda", dtype="float32").fit(X)
     path = gpu.export(X, tmp_path / "phi.npy", dtype="float32")
     np.testing.assert_allclose(np.load(path), cpu, rtol=1e-5, atol=1e-5)
+
+
+def test_gpu_check_script_runs_its_checks_on_the_cpu(tmp_path):
+    """The GPU script is only run where a GPU is lent: a CPU dry run keeps it working between those times."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_check.py"
+    spec = importlib.util.spec_from_file_location("gpu_check_script", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "g.json"
+    assert module.main(["--device", "cpu", "--sizes", "300", "--sections", "resident,timing", "--repeats", "1",
+                        "--out", str(out)]) == 0
+    import json
+
+    record = json.loads(out.read_text())
+    assert record["sections"]["resident"]["status"] == "optimal"
+    assert [row["size"] for row in record["sections"]["timing"]["rows"]] == [300, 300]
+    if not __import__("torch").cuda.is_available():
+        assert module.main(["--out", str(tmp_path / "none.json")]) == 3

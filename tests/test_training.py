@@ -241,9 +241,11 @@ def test_non_finite_loss_with_restore_warns_and_restores_best_finite_weights():
     X, y = _data()
     snaps = Snapshots()
     net = MLP(2, [16], 1, random_state=0)
-    with pytest.warns(ConvergenceWarning, match=r"became (nan|inf).*Restored the weights after epoch.*smaller lr"):
+    expected = r"became (nan|inf).*Restored the weights after epoch.*smaller lr"
+    with pytest.warns(ConvergenceWarning, match=expected) as info:
         result = train(net, X, y, optimizer="sgd", max_epochs=200, callbacks=[snaps], on_divergence="restore",
                        divergence_factor=None, schedule=("step", {"milestones": [10], "lrs": [1e-2, 1e4]}))
+    assert info[0].filename == __file__  # the warning names the caller's line, not kernelreg's internals
     assert result.stop_reason == "diverged" and snaps.ended == "diverged"
     assert result.history[-1]["stop_reason"] == "diverged"
     assert not math.isfinite(result.history[-1]["train_loss"])
@@ -319,7 +321,7 @@ class _Bar:
     def update(self, n):
         pass
 
-    def set_postfix(self, values):
+    def set_postfix(self, values, refresh=True):
         pass
 
     def close(self):
@@ -350,7 +352,7 @@ def test_keyboard_interrupt_mid_epoch_propagates_after_cleanup(monkeypatch, batc
     import kernelreg.training._trainer as trainer_module
 
     bars = []
-    monkeypatch.setattr(trainer_module, "_progress_bar", lambda total: bars.append(_Bar(total)) or bars[-1])
+    monkeypatch.setattr(trainer_module, "progress", lambda **kw: bars.append(_Bar(kw["total"])) or bars[-1])
     X, y = _data()
     cb, snaps = _Interrupt(3, batch), Snapshots()
     net = MLP(2, [8], 1, activation="tanh", random_state=0)

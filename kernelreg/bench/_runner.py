@@ -14,6 +14,9 @@ the caller. A cell's fingerprint covers the suite's settings, the seed, the devi
 and parameters, the versions of numpy / scipy / torch / scikit-learn / cvxpy, and the code the cell
 runs (the kernelreg package without the other suites' modules, docstrings and comments left out),
 so a code change recomputes the cells without bumping :attr:`Suite.version` by hand.
+
+(The module is long because resuming, fingerprinting and the report must agree on one record
+format; the suites themselves live in their own modules.)
 """
 
 from __future__ import annotations
@@ -502,11 +505,31 @@ def _load_cell(path: Path, fingerprint: str) -> dict | None:
     return saved
 
 
+def _apply_overrides(suite: Suite, settings: dict, overrides: dict[str, Any] | None) -> dict:
+    """The suite's settings with ``overrides`` replacing existing keys (an unknown key is an error)."""
+    if not overrides:
+        return settings
+    unknown = [k for k in overrides if k not in settings]
+    if unknown:
+        raise ValueError(
+            f"suite {suite.name!r} has no setting(s) {unknown}; its settings are: {', '.join(settings)}."
+        )
+    return {**settings, **overrides}
+
+
+#: Settings the command line sets with an option of its own (``--budget``), for the reproducing command.
+_CLI_SETTINGS = {"budget": "--budget"}
+
+
 def _command(suite: Suite, ctx: RunContext, out_root: Path) -> str:
     """The CLI command that reproduces this run."""
     parts = ["kernelreg", "bench", "run", suite.name]
     if ctx.quick:
         parts.append("--quick")
+    default = suite.settings(ctx.quick)
+    for key, option in _CLI_SETTINGS.items():
+        if key in ctx.settings and ctx.settings[key] != default.get(key):
+            parts += [option, str(ctx.settings[key])]
     parts += ["--seed", str(ctx.seed), "--device", ctx.device, "--out", str(out_root)]
     return " ".join(parts)
 
@@ -536,7 +559,7 @@ def _environment_md(env: dict) -> str:
 
 
 def run_suite(
-    suite: Suite | str,
+    suite: Suite,
     out: str | os.PathLike = "bench-out",
     *,
     quick: bool = False,
@@ -545,13 +568,14 @@ def run_suite(
     progress: bool = True,
     threads: int | None = 1,
     log: Callable[[str], None] | None = None,
+    overrides: dict[str, Any] | None = None,
 ) -> RunSummary:
     """Run one benchmark suite into ``OUT/SUITE/``, reusing finished cells, and write its tables, report and figures.
 
     Parameters
     ----------
-    suite : Suite or str
-        A suite object or a registry name (:func:`kernelreg.bench.available`).
+    suite : Suite
+        A suite object (:func:`kernelreg.bench.run_suite` also takes a registry name).
     out : path, default="bench-out"
         Output root; files go to ``out/<suite name>/``.
     quick : bool, default=False
@@ -568,6 +592,10 @@ def run_suite(
         torch's setting alone.
     log : callable or None, default=None
         Where progress messages go (None: ``tqdm.write`` with a bar, else ``print``).
+    overrides : dict or None, default=None
+        Settings replaced after the suite's (quick or full) settings are made, e.g.
+        ``{"budget": 400_000}`` for ``gd-vs-convex`` (``kernelreg bench run ... --budget``). Each
+        key must be one of the suite's settings; they enter every cell's fingerprint.
 
     Returns
     -------
@@ -576,7 +604,8 @@ def run_suite(
     Raises
     ------
     ValueError
-        An unknown suite name (the message lists the suites), or a seed outside [0, 2**32).
+        An unknown suite name (the message lists the suites), a seed outside [0, 2**32), or an
+        override of a setting the suite does not have (the message lists its settings).
     kernelreg.exceptions.DeviceError
         An unknown device, or "cuda" on a machine without a CUDA GPU.
     KeyboardInterrupt
@@ -586,9 +615,8 @@ def run_suite(
     """
     from tqdm.auto import tqdm
 
-    from kernelreg.bench import get_suite
-
-    suite = get_suite(suite) if isinstance(suite, str) else suite
+    if not isinstance(suite, Suite):
+        raise TypeError(f"suite must be a Suite object (kernelreg.bench.run_suite also takes a name); got {suite!r}.")
     seed = _check_seed(seed)
     resolve_device(device)  # an unavailable or unknown device fails here, not in every cell
     out_root = Path(out)
@@ -602,7 +630,7 @@ def run_suite(
             raise ValueError(f"threads must be a positive integer or None; got threads={threads!r}.")
         torch.set_num_threads(threads)
     try:
-        settings = suite.settings(bool(quick))
+        settings = _apply_overrides(suite, suite.settings(bool(quick)), overrides)
         ctx = RunContext(suite=suite.name, settings=settings, quick=bool(quick), seed=int(seed), device=str(device),
                          out_dir=out_dir, fig_dir=out_dir / "figures")
         cells = suite.cells(ctx)

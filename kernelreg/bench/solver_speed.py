@@ -12,7 +12,7 @@ y ~ N(0, 1), eps = eps_frac · mean(y²). Methods, all in one process:
 
 Speed is the median wall time of ``repeats`` runs after a warm-up for the fast methods (exact,
 cg); the slow ones run once. Ratios are against ``exact``. Agreement is ‖c − c_exact‖ / ‖c_exact‖.
-``benchmarks/solver_speed.py`` is a command-line front end to the same functions.
+``kernelreg bench run solver-speed`` runs it (the one place these solvers are timed against each other).
 """
 
 from __future__ import annotations
@@ -27,12 +27,13 @@ from typing import Any
 
 import numpy as np
 
-from kernelreg.bench._plots import new_figure, save_figure
+from kernelreg.bench._plots import add_legend, converged, draw_bars, new_figure, save_figure
 from kernelreg.bench._runner import Cell, CellResult, RunContext, Suite
 from kernelreg.exceptions import SolverError
 from kernelreg.solvers import SpectralSolver, solve
 
-__all__ = ["SolverSpeedSuite", "CLARABEL_TIGHT", "relu_features", "timed", "warm_up", "run_size", "markdown"]
+__all__ = ["SolverSpeedSuite", "CLARABEL_TIGHT", "relu_features", "timed", "warm_up", "run_size", "markdown",
+           "times_figure"]
 
 #: Clarabel tolerances tight enough for eps ~ 1e-3 · mean(y²).
 CLARABEL_TIGHT = {"tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10}
@@ -249,20 +250,35 @@ class SolverSpeedSuite(Suite):
         return "\n".join(parts)
 
     def figures(self, cells: list[CellResult], ctx: RunContext) -> list[Path]:
-        """Wall time of every method per size (log scale), the exact solver as the reference line."""
-        rows = self.rows(cells, ctx)
-        sizes = list(dict.fromkeys((r["n_samples"], r["n_features"]) for r in rows))
-        methods = list(dict.fromkeys(r["method"] for r in rows))
-        fig, axes = new_figure(1, 1, width=max(5.0, 1.2 * len(methods)), height=3.6)
-        ax = axes[0, 0]
-        width = 0.8 / max(1, len(sizes))
-        for j, size in enumerate(sizes):
-            vals = [next((r["time_s"] for r in rows if (r["n_samples"], r["n_features"]) == size
-                          and r["method"] == m), math.nan) for m in methods]
-            ax.bar([i + (j - (len(sizes) - 1) / 2) * width for i in range(len(methods))], vals, width,
-                   label=f"N={size[0]}, n={size[1]}")
-        ax.set_yscale("log")
-        ax.set_xticks(range(len(methods)), methods, rotation=30, ha="right", fontsize=8)
-        ax.set_ylabel("wall time (s)")
-        ax.legend(fontsize=7)
-        return [save_figure(fig, ctx.fig_dir / "times.png")]
+        """``times.png``: wall time of every method per size (log scale); runs that did not converge are hollow."""
+        return [save_figure(times_figure(self.rows(cells, ctx)), ctx.fig_dir / "times.png")]
+
+
+def times_figure(rows: list[dict]):
+    """Bars of wall time per method and problem size (log scale); a run whose status is not ``optimal`` is hollow.
+
+    GD / Adam / CG stop at their iteration budget (status ``max_iter``) when they cannot reach eps,
+    so their bar is the time of a run that did not finish; the hollow hatched bars and the legend say so.
+    """
+    sizes = list(dict.fromkeys((r["n_samples"], r["n_features"]) for r in rows))
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    fig, axes = new_figure(1, 1, width=3.5 + 1.1 * max(4, len(methods)), height=4.4)
+    ax = axes[0, 0]
+    width = 0.8 / max(1, len(sizes))
+    any_hollow = False
+    for j, size in enumerate(sizes):
+        by_method = {r["method"]: r for r in rows if (r["n_samples"], r["n_features"]) == size}
+        present = [i for i, m in enumerate(methods)
+                   if m in by_method and math.isfinite(by_method[m].get("time_s", math.nan))]
+        ok = [converged(by_method[methods[i]].get("status")) for i in present]
+        any_hollow |= not all(ok)
+        draw_bars(ax, [i + (j - (len(sizes) - 1) / 2) * width for i in present],
+                  [by_method[methods[i]]["time_s"] for i in present], width, ok, color=f"C{j}",
+                  label=f"N = {size[0]} samples, n = {size[1]} features")
+    ax.set_yscale("log")
+    ax.set_xticks(range(len(methods)), methods, rotation=30, ha="right", rotation_mode="anchor")
+    ax.set_axisbelow(True)
+    ax.set(title="Output-layer solvers on one ReLU Φ: wall time per method", xlabel="solver method",
+           ylabel="wall time (s, log scale)")
+    add_legend(ax, not_converged=any_hollow, kind="bar", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return fig

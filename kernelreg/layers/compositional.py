@@ -18,7 +18,9 @@ several exact views:
 :class:`CompositionalLayer` applies one such network per feature (a learned 1-d activation per
 unit, block-diagonal 4×4 blocks when materialised).
 
-This module belongs to the layers stage: it imports only ``_torch`` and ``exceptions``.
+This module belongs to the layers stage: it imports only ``_torch`` and ``exceptions``. It is
+long because the views above are one parametrisation: splitting them would pass the private
+peak/scale state between modules and let the views drift apart.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from torch import nn
 
+from kernelreg._log import logger, outside_stacklevel, progress, run_scope
 from kernelreg._torch import resolve_device, seed_generator
 from kernelreg.exceptions import DivergenceError, KernelregError
 from kernelreg.training._build import make_optimizer, make_schedule
@@ -105,13 +106,6 @@ class _Run:
     batch_hooks: bool
     plateau: bool
     zero_loss: float  # loss of an all-zero output: the floor of the divergence reference
-
-
-def _progress_bar(total: int):
-    """A tqdm bar over epochs (imported only when asked for)."""
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc="train", unit="epoch", leave=False)
 
 
 class Trainer:
@@ -231,9 +225,14 @@ class Trainer:
             Re-raised after cleaning up: best weights restored (with ``restore_best``), progress bar
             closed, ``stop_reason="interrupted"`` recorded, ``on_train_end`` run.
         """
+        with run_scope(verbose=self.options.verbose):
+            return self._fit(X, y, validation)
+
+    def _fit(self, X: ArrayLike | torch.Tensor, y: ArrayLike | torch.Tensor, validation: Validation) -> TrainResult:
+        """The body of :meth:`fit`, inside its logging scope."""
         self._start(X, y, validation)
         o = self.options
-        pbar = _progress_bar(o.max_epochs) if o.verbose else None
+        pbar = progress(total=o.max_epochs, desc="train", unit="epoch", verbose=True) if o.verbose else None
         was_training = self.module.training
         self.module.train()
         start = time.perf_counter()
@@ -261,6 +260,8 @@ class Trainer:
         )
         if reason == "diverged":
             self._report_divergence()
+        logger.info("train: %d epochs in %.2f s, stopped by %s; best %s %.4g at epoch %d.", result.n_epochs,
+                    result.time_s, reason, self.monitor, self.best_loss, self.best_epoch)
         return result
 
     def record(self, key: str, value: Any) -> None:
@@ -363,7 +364,8 @@ class Trainer:
                 es_wait += 1
             if pbar is not None:
                 pbar.update(1)
-                pbar.set_postfix({k: f"{entry[k]:.3e}" for k in ("train_loss", "valid_loss") if k in entry})
+                losses = {k: f"{entry[k]:.3e}" for k in ("train_loss", "valid_loss") if k in entry}
+                pbar.set_postfix(losses, refresh=False)
             self._notify("on_epoch_end", epoch=epoch, entry=entry)
             if self._stop_request is not None:
                 return self._stop_request
@@ -491,7 +493,7 @@ class Trainer:
                 message + "; on_divergence='restore' keeps the restored weights with a warning instead.",
                 method=name, history=self.history,
             )
-        warnings.warn(message + ".", ConvergenceWarning, stacklevel=3)
+        warnings.warn(message + ".", ConvergenceWarning, stacklevel=outside_stacklevel())
 
     # ---- the end ----------------------------------------------------------------------------------
     def _conclude(self, reason: str) -> str:
