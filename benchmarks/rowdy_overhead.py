@@ -38,23 +38,17 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 
-try:
-    import kernelreg  # noqa: F401
-except ImportError:  # running from a checkout without installing: use the repository root
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import torch
+from torch import nn
 
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
-
-from kernelreg import activations  # noqa: E402
-from kernelreg.layers import LAAF, RowdyActivation  # noqa: E402
+from kernelreg import activations
+from kernelreg.bench import atomic_write_json
+from kernelreg.layers import LAAF, RowdyActivation
 
 PAPER = {"fixed": 1.0, "l-laaf": 1.12, "rowdy3": 1.26, "rowdy6": 1.58, "rowdy9": 1.75}
 SETUPS = {
@@ -204,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
             "cpu_capability": torch.backends.cpu.get_cpu_capability(), "threads": args.threads,
             "dtype": "float64 (large-f32: float32)", "device": "cpu", "rounds": rounds, "clock": "time.process_time"}
     if args.out is not None:
-        args.out.write_text(json.dumps({"meta": meta, "records": records}, indent=2))
+        atomic_write_json(args.out, {"meta": meta, "records": records})
     return 0
 
 

@@ -26,30 +26,23 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import math
 import os
 import platform
 import statistics
-import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-try:
-    import kernelreg  # noqa: F401
-except ImportError:  # running from a checkout without installing: use the repository root
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import torch
+from torch import nn
 
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
-
-import kernelreg  # noqa: E402
-from kernelreg._torch import resolve_device, resolve_dtype  # noqa: E402
-from kernelreg.networks import MLP  # noqa: E402
-from kernelreg.training import train  # noqa: E402
+import kernelreg
+from kernelreg.bench import atomic_write_json
+from kernelreg._torch import resolve_device, resolve_dtype
+from kernelreg.networks import MLP
+from kernelreg.training import train
 
 
 
@@ -152,15 +145,6 @@ def machine_info(device: torch.device) -> dict:
     return info
 
 
-def write_json(path: Path, payload: dict) -> None:
-    """Write to a temporary file, then os.replace it: an interrupted run never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(payload, fh, indent=2, default=float)
-    os.replace(tmp, path)
-
-
 def main(argv: list[str] | None = None) -> dict:
     """Parse arguments, time the cases, print a markdown table and save the JSON record."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -204,7 +188,7 @@ def main(argv: list[str] | None = None) -> dict:
         "loop_overhead": overhead,
         "target_ratio": 1.5,
     }
-    write_json(Path(args.out), payload)
+    atomic_write_json(Path(args.out), payload)
     print(f"\nwrote {args.out}")
     return payload
 
