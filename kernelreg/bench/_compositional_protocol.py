@@ -41,6 +41,7 @@ import torch
 from sklearn.utils import check_random_state
 
 from kernelreg._checks import check_int
+from kernelreg.bench._runner import fmt, markdown_table
 from kernelreg.datasets import COMPOSITIONAL_CURVES, load_compositional
 from kernelreg.training import Callback
 from kernelreg.training.compositional import (
@@ -393,44 +394,31 @@ def summarize_protocol(rows: Sequence[dict]) -> list[dict]:
     return out
 
 
-def _fmt(value: float) -> str:
-    """A number for the markdown table ('—' for NaN)."""
-    return "—" if value is None or not np.isfinite(value) else f"{value:.3g}"
-
-
 def protocol_table(summary: Sequence[dict]) -> str:
     """A markdown table of :func:`summarize_protocol`'s cells, ours beside the paper's."""
-    lines = [
-        "| data | target | method | runs | min MSE (ours) | min MSE (paper) | ours / paper | mean MSE (ours) | "
-        "mean MSE (paper) | median (ours) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for c in summary:
-        data = "sparse (test, near grid)" if c["sparse"] else "dense (train)"
-        ratio = c["min"] / c["paper_min"] if np.isfinite(c["paper_min"]) else float("nan")
-        lines.append(
-            f"| {data} | {COMPOSITIONAL_CURVES[c['target']][0]} | {_METHOD_LABELS[c['method']]} | {c['n_runs']} | "
-            f"{_fmt(c['min'])} | {_fmt(c['paper_min'])} | {_fmt(ratio)} | {_fmt(c['mean'])} | "
-            f"{_fmt(c['paper_mean'])} | {_fmt(c['median'])} |"
-        )
-    return "\n".join(lines)
+    rows = [{"data": "sparse (test, near grid)" if c["sparse"] else "dense (train)",
+             "target": COMPOSITIONAL_CURVES[c["target"]][0], "method": _METHOD_LABELS[c["method"]],
+             "runs": c["n_runs"], "min": c["min"], "paper_min": c["paper_min"],
+             "ratio": c["min"] / c["paper_min"] if np.isfinite(c["paper_min"]) else float("nan"),
+             "mean": c["mean"], "paper_mean": c["paper_mean"], "median": c["median"]} for c in summary]
+    return markdown_table(rows, [("data", "data"), ("target", "target"), ("method", "method"), ("runs", "runs"),
+                                 ("min", "min MSE (ours)"), ("paper_min", "min MSE (paper)"), ("ratio", "ours / paper"),
+                                 ("mean", "mean MSE (ours)"), ("paper_mean", "mean MSE (paper)"),
+                                 ("median", "median (ours)")])
 
 
 def sparse_table(summary: Sequence[dict]) -> str:
     """The sparse cells: minimum test MSE of the final, checkpoint and early-stopped models on both grids."""
-    lines = [
-        "| target | method | paper (min) | final: near / mid | stage-2 checkpoint: near / mid | "
-        "early-stopped (5-fold CV): near / mid | CV stop (median epoch) | floor: near / mid |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for c in summary:
-        if not c["sparse"] or "min_early_test_mse" not in c:
-            continue
-        lines.append(
-            f"| {COMPOSITIONAL_CURVES[c['target']][0]} | {_METHOD_LABELS[c['method']]} | {_fmt(c['paper_min'])} | "
-            f"{_fmt(c['min_test_mse'])} / {_fmt(c['min_test_mse_mid'])} | "
-            f"{_fmt(c['min_checkpoint_test_mse'])} / {_fmt(c['min_checkpoint_test_mse_mid'])} | "
-            f"{_fmt(c['min_early_test_mse'])} / {_fmt(c['min_early_test_mse_mid'])} | "
-            f"{c['early_epoch_median']:g} | {_fmt(c['floor_near'])} / {_fmt(c['floor_mid'])} |"
-        )
-    return "\n".join(lines)
+    def pair(c: dict, near: str, mid: str) -> str:
+        return f"{fmt(c[near])} / {fmt(c[mid])}"
+
+    rows = [{"target": COMPOSITIONAL_CURVES[c["target"]][0], "method": _METHOD_LABELS[c["method"]],
+             "paper": c["paper_min"], "final": pair(c, "min_test_mse", "min_test_mse_mid"),
+             "checkpoint": pair(c, "min_checkpoint_test_mse", "min_checkpoint_test_mse_mid"),
+             "early": pair(c, "min_early_test_mse", "min_early_test_mse_mid"),
+             "stop": f"{c['early_epoch_median']:g}", "floor": pair(c, "floor_near", "floor_mid")}
+            for c in summary if c["sparse"] and "min_early_test_mse" in c]
+    return markdown_table(rows, [("target", "target"), ("method", "method"), ("paper", "paper (min)"),
+                                 ("final", "final: near / mid"), ("checkpoint", "stage-2 checkpoint: near / mid"),
+                                 ("early", "early-stopped (5-fold CV): near / mid"),
+                                 ("stop", "CV stop (median epoch)"), ("floor", "floor: near / mid")])
