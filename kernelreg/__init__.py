@@ -30,6 +30,8 @@ _LAZY = {
     "FitComparison": "kernelreg.compare",
     "KernelRegimeRegressor": "kernelreg.estimators",
     "KernelRegimeClassifier": "kernelreg.estimators",
+    "KernelRegimeRegressorCV": "kernelreg.estimators",
+    "KernelRegimeClassifierCV": "kernelreg.estimators",
     "AdaptiveRegressor": "kernelreg.estimators",
     "AdaptiveClassifier": "kernelreg.estimators",
     "KernelregError": "kernelreg.exceptions",
@@ -50,6 +52,8 @@ __all__ = [
     "FitComparison",
     "KernelRegimeRegressor",
     "KernelRegimeClassifier",
+    "KernelRegimeRegressorCV",
+    "KernelRegimeClassifierCV",
     "AdaptiveRegressor",
     "AdaptiveClassifier",
     "freeze",
@@ -67,7 +71,9 @@ if TYPE_CHECKING:  # static analysers and IDEs see the eager imports
         AdaptiveClassifier,
         AdaptiveRegressor,
         KernelRegimeClassifier,
+        KernelRegimeClassifierCV,
         KernelRegimeRegressor,
+        KernelRegimeRegressorCV,
     )
     from kernelreg.exceptions import DeviceError, DivergenceError, KernelregError, NotFittedError, SolverError
     from kernelreg.features import ModuleFeatureMap, RandomFeatureMap, freeze

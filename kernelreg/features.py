@@ -99,8 +99,8 @@ class FeatureMap(TransformerMixin, BaseEstimator, ABC):
     }
 
     @abstractmethod
-    def _fit_map(self, X: np.ndarray, rng: np.random.RandomState) -> None:
-        """Draw or freeze the map's parameters from the training inputs."""
+    def _fit_map(self, X: np.ndarray, rng: np.random.RandomState, sample_weight: np.ndarray | None = None) -> None:
+        """Draw or freeze the map's parameters from the training inputs (weighted, when a law reads the data)."""
 
     @abstractmethod
     def _forward(self, X_chunk: torch.Tensor) -> torch.Tensor:
@@ -119,13 +119,18 @@ class FeatureMap(TransformerMixin, BaseEstimator, ABC):
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_all_finite=True)
         return self._fit_validated(X)
 
-    def _fit_validated(self, X: np.ndarray) -> "FeatureMap":
-        """fit on inputs an owner (an estimator's ``fit``) has already validated: no second pass over X."""
+    def _fit_validated(self, X: np.ndarray, sample_weight: np.ndarray | None = None) -> "FeatureMap":
+        """fit on inputs an owner (an estimator's ``fit``) has already validated: no second pass over X.
+
+        ``sample_weight`` (validated, non-negative): the weights of the training inputs for maps
+        whose law reads the data (a zero weight is the same as leaving the input out, an integer
+        weight the same as repeating it).
+        """
         self.n_features_in_ = int(X.shape[1])
         self.device_ = resolve_device(self.device)
         self.dtype_ = resolve_dtype(self.dtype)
         rng = check_random_state(getattr(self, "random_state", None))
-        self._fit_map(X, rng)
+        self._fit_map(X, rng, sample_weight)
         self._check_scale(X)
         self._batch_rows()  # a max_memory too small for one row fails at fit, not midway through an export
         return self
@@ -392,7 +397,10 @@ class RandomFeatureMap(FeatureMap):
 
     The spectral-bias paper's initialisation: unit directions ξ_i uniform on the sphere S^{d−1},
     offsets γ_i uniform on [−B, B], with B = ``offset_scale`` or, by default, the largest ‖x‖ of the
-    training inputs so that every zero-plane can cut the data.
+    training inputs so that every zero-plane can cut the data. In many dimensions most of those
+    zero-planes miss the data (ξ·x concentrates far inside [−max‖x‖, max‖x‖]); the data-aware
+    offsets ``offset_scale="data"`` or ``"quantile"`` place each unit's zero-plane where the
+    training inputs are, and ``inactive_fraction_`` measures how many units miss them.
 
     Parameters
     ----------
@@ -402,8 +410,20 @@ class RandomFeatureMap(FeatureMap):
         A name from :func:`kernelreg.activations.available` or any callable on torch tensors.
     activation_params : dict or None, default=None
         Parameters of the activation, e.g. ``{"p": 2}`` for ``relu_power``.
-    offset_scale : float or None, default=None
-        B in γ_i ~ U[−B, B]; None means max‖x‖ over the training inputs.
+    offset_scale : float, {"data", "quantile"} or None, default=None
+        How the offsets γ_i are drawn:
+
+        - a float B: γ_i ~ U[−B, B] (the paper's law, independent of ξ_i).
+        - None: the same with B = max‖x‖ over the training inputs.
+        - ``"data"``: γ_i ~ U[m_i − √3 s_i, m_i + √3 s_i], where m_i and s_i are the mean and the
+          standard deviation of ξ_i·x over the training inputs: a uniform law with the mean and
+          variance of the data's projections, so the zero-planes cut through the data.
+        - ``"quantile"``: γ_i = ξ_i·x_j for a training input x_j drawn at random: each zero-plane
+          passes through a data point, and unit i is active on a uniformly random fraction of the
+          training inputs.
+
+        The data-aware laws depend on ξ_i through the data, so they have no closed-form limit
+        kernel or seminorm density (see ``offset_law_``).
     directions : {"random", "grid"}, default="random"
         How the unit directions ξ_i are chosen:
 
@@ -432,6 +452,17 @@ class RandomFeatureMap(FeatureMap):
     directions_ : ndarray of shape (n_features, n_features_in_)
     offsets_ : ndarray of shape (n_features,)
     offset_scale_ : float
+        B of the uniform law U[−B, B]; for data-aware offsets the largest |γ_i|.
+    offset_law_ : {"uniform", "data", "quantile"}
+        Which law drew the offsets (only ``"uniform"`` is the paper's, with a limit kernel).
+    inactive_fraction_ : float
+        Fraction of units whose zero-plane ξ_i·x = γ_i misses the training inputs: ξ_i·x − γ_i has
+        one sign on every training row (values within 1e-12 of the scale of ξ_i·x and γ_i count as
+        0, so a plane through the extreme training point counts as missing them). For ReLU-like activations such a unit is constant (zero)
+        or affine on the data, so it adds no kink where the data are.
+    inactive_sides_ : dict
+        ``{"negative": f, "positive": f}``: the fractions of units with ξ_i·x − γ_i <= 0 (ReLU:
+        always zero) and >= 0 (ReLU: always on, i.e. linear) on every training row.
     activation_ : kernelreg.activations.Activation
     device_ : torch.device
     n_features_in_ : int
@@ -450,7 +481,7 @@ class RandomFeatureMap(FeatureMap):
         "n_features": [Interval(Integral, 1, None, closed="left")],
         "activation": [str, callable],
         "activation_params": [dict, None],
-        "offset_scale": [Interval(Real, 0, None, closed="left"), None],
+        "offset_scale": [Interval(Real, 0, None, closed="left"), StrOptions({"data", "quantile"}), None],
         "directions": [StrOptions({"random", "grid"})],
         "random_state": ["random_state"],
     }
@@ -461,7 +492,7 @@ class RandomFeatureMap(FeatureMap):
         *,
         activation: str | Callable = "relu",
         activation_params: dict | None = None,
-        offset_scale: float | None = None,
+        offset_scale: float | Literal["data", "quantile"] | None = None,
         directions: Literal["random", "grid"] = "random",
         random_state: int | np.random.RandomState | None = None,
         device: str = "cpu",
@@ -482,8 +513,19 @@ class RandomFeatureMap(FeatureMap):
         self.max_memory = max_memory
         self.verbose = verbose
 
-    def _fit_map(self, X: np.ndarray, rng: np.random.RandomState) -> None:
-        """Draw ξ uniform on the sphere (or lay it on the even grid) and γ uniform on [−B, B] on the CPU in float64."""
+    def _fit_map(self, X: np.ndarray, rng: np.random.RandomState, sample_weight: np.ndarray | None = None) -> None:
+        """Draw ξ uniform on the sphere (or lay it on the even grid) and γ by ``offset_scale``'s law, on the CPU in float64.
+
+        With ``sample_weight`` the data-aware laws and ``inactive_fraction_`` read the weighted
+        inputs (weight 0: left out; integer weights: repeated), as the default B = max‖x‖ does.
+        """
+        if sample_weight is not None:
+            if not (sample_weight > 0).any():
+                raise ValueError(
+                    f"{type(self).__name__}: sample_weight is zero for all {X.shape[0]} training inputs; "
+                    "at least one input needs a positive weight."
+                )
+            X, sample_weight = X[sample_weight > 0], sample_weight[sample_weight > 0]
         self.activation_ = activations.get(self.activation, **(self.activation_params or {}))
         gen = seed_generator(rng)
         if self.directions == "grid":
@@ -491,14 +533,34 @@ class RandomFeatureMap(FeatureMap):
         else:
             xi = torch.randn(self.n_features, X.shape[1], generator=gen, dtype=torch.float64)
             xi = xi / xi.norm(dim=1, keepdim=True).clamp_min(torch.finfo(torch.float64).tiny)
-        if self.offset_scale is None:
-            scale = float(np.sqrt((X.astype(np.float64) ** 2).sum(axis=1)).max()) if X.size else 0.0
-        else:
-            scale = float(self.offset_scale)
-        u = torch.rand(self.n_features, generator=gen, dtype=torch.float64)
-        self.offset_scale_ = scale
+        u = torch.rand(self.n_features, generator=gen, dtype=torch.float64).numpy()
         self.directions_ = xi.numpy()
-        self.offsets_ = ((2.0 * u - 1.0) * scale).numpy()
+        law = self.offset_scale if isinstance(self.offset_scale, str) else "uniform"
+        if law != "uniform":  # the data as a weighted set: the same offsets, bit for bit, whatever the order or repeats
+            X, sample_weight = _unique_rows(X, sample_weight)
+        stats = _projection_stats(X, self.directions_, sample_weight)
+        if law == "data":
+            half_width = math.sqrt(3.0) * stats["std"]
+            offsets = stats["mean"] + (2.0 * u - 1.0) * half_width
+        elif law == "quantile":  # a training row with probability proportional to its weight
+            cumulative = np.cumsum(sample_weight, dtype=np.float64)
+            rows = np.minimum(np.searchsorted(cumulative, u * cumulative[-1], side="right"), X.shape[0] - 1)
+            offsets = np.einsum("ij,ij->i", X[rows].astype(np.float64), self.directions_)
+        else:
+            if self.offset_scale is None:
+                scale = float(np.sqrt((X.astype(np.float64) ** 2).sum(axis=1)).max()) if X.size else 0.0
+            else:
+                scale = float(self.offset_scale)
+            offsets = (2.0 * u - 1.0) * scale
+        self.offset_law_ = law
+        self.offsets_ = offsets
+        self.offset_scale_ = scale if law == "uniform" else float(np.abs(offsets).max(initial=0.0))
+        # ξ·x − γ <= 0 (>= 0) on every training row, up to rounding (a "quantile" plane contains its point)
+        tol = _TIE_RTOL * (np.maximum(np.abs(stats["min"]), np.abs(stats["max"])) + np.abs(offsets))
+        negative = stats["max"] - offsets <= tol
+        positive = stats["min"] - offsets >= -tol
+        self.inactive_sides_ = {"negative": float(negative.mean()), "positive": float(positive.mean())}
+        self.inactive_fraction_ = float((negative | positive).mean())
         self._weights = None
         self._weights = self._device_params()
 
@@ -583,6 +645,37 @@ class RandomFeatureMap(FeatureMap):
             self._weights = self._device_params()
 
 
+def _unique_rows(X: np.ndarray, weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of X in lexicographic order, each with its total weight (its count without weights)."""
+    rows, inverse = np.unique(X, axis=0, return_inverse=True)
+    total = np.bincount(inverse.ravel(), weights=weights, minlength=rows.shape[0]).astype(np.float64)
+    return rows, total
+
+
+#: Relative tolerance under which ξ·x − γ counts as 0 when deciding on which side of a zero-plane the data lie.
+_TIE_RTOL = 1e-12
+
+
+def _projection_stats(X: np.ndarray, directions: np.ndarray, weights: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Per-unit min, max, (weighted) mean and standard deviation of ξ_i·x over the rows of X, in row chunks.
+
+    The projections are taken of ``x − mean(x)`` (then shifted by ξ_i·mean(x)), so the variance
+    does not cancel for inputs far from the origin.
+    """
+    n = directions.shape[0]
+    w = np.ones(X.shape[0]) if weights is None else np.asarray(weights, dtype=np.float64)
+    center = (w @ X.astype(np.float64)) / w.sum()
+    shift = directions @ center
+    low, high, squares = np.full(n, np.inf), np.full(n, -np.inf), np.zeros(n)
+    rows = auto_batch_size(n)
+    for start in range(0, X.shape[0], rows):
+        P = (X[start:start + rows].astype(np.float64) - center) @ directions.T
+        np.minimum(low, P.min(axis=0), out=low)
+        np.maximum(high, P.max(axis=0), out=high)
+        squares += w[start:start + rows] @ (P * P)
+    return {"min": low + shift, "max": high + shift, "mean": shift, "std": np.sqrt(squares / w.sum())}
+
+
 def _grid_directions(n: int, d: int) -> torch.Tensor:
     """Evenly spaced unit directions: angles 2πi/n on the circle (d = 2), or +1, −1 alternating (d = 1)."""
     if d == 2:
@@ -665,7 +758,7 @@ class ModuleFeatureMap(FeatureMap):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _fit_map(self, X: np.ndarray, rng: np.random.RandomState) -> None:
+    def _fit_map(self, X: np.ndarray, rng: np.random.RandomState, sample_weight: np.ndarray | None = None) -> None:
         """Freeze a private copy of the module on the device (lazy parameters initialised first) and probe its width."""
         import copy
 

@@ -117,6 +117,13 @@ def _density(density: object, d: int) -> _Density:
                 f"spectral_seminorm: the feature map has {n_in}-dimensional inputs but d={d}; pass the "
                 "input dimension of the map."
             )
+        law = getattr(density, "offset_law_", "uniform")
+        if law != "uniform":
+            raise ValueError(
+                f"spectral_seminorm: the feature map drew its offsets with offset_scale={law!r}, a law that "
+                "depends on the training data through each direction, so it has no closed-form density in γ. "
+                "Use a map with a numeric offset_scale (or None), or pass the density as a callable p(xi, gamma)."
+            )
         B = float(density.offset_scale_)
         if not B > 0:
             raise ValueError(
@@ -485,7 +492,8 @@ def spectral_seminorm(
 
         - a positive number: constant (the paper's "hypothetical uniform density"); Eq. 8.
         - a fitted :class:`~kernelreg.features.RandomFeatureMap`: its law as a probability density,
-          1/(|S^{d−1}|·2B) on |γ| <= B and 0 outside (so J is infinite when h reaches |γ| > B).
+          1/(|S^{d−1}|·2B) on |γ| <= B and 0 outside (so J is infinite when h reaches |γ| > B);
+          maps with data-aware offsets (``offset_scale="data"`` or ``"quantile"``) are refused.
         - a callable ``p(xi, gamma)`` (xi of shape (d,), gamma of shape (m,)), smooth and
           positive where h is not zero.
 

@@ -31,12 +31,14 @@ def test_sklearn_version_is_in_the_pinned_range():
         KernelRegimeRegressor(n_features=200, activation="tanh", fit_intercept=True),
         KernelRegimeRegressor(n_features=30, eps=1e-3),  # below the floor on most check data: the floor path
         KernelRegimeRegressor(n_features=30, on_infeasible="raise"),
-        KernelRegimeRegressor(n_features=30, solver="cvxpy"),  # eps = 0 is Φc = y in CVXPY: infeasible, the floor
+        KernelRegimeRegressor(n_features=30, solver="cvxpy", eps=0.0),  # Φc = y in CVXPY: infeasible, the floor
+        KernelRegimeRegressor(n_features=30, solver="cvxpy"),  # eps by leave-one-out, then CVXPY at it
         KernelRegimeRegressor(n_features=30, solver="gd", eps=1e-3, solver__max_iter=2000, activation__p=2,
                               activation="relu_power"),
         KernelRegimeClassifier(n_features=200),
+        KernelRegimeClassifier(n_features=200, eps=0.0, offset_scale=None),  # the paper's regime
         KernelRegimeClassifier(n_features=30, eps=0.05, fit_intercept=True, warm_start=True),
-        KernelRegimeClassifier(n_features=30, loss="hinge", solver="cvxpy", random_state=0),
+        KernelRegimeClassifier(n_features=30, loss="hinge", solver="cvxpy", eps=0.0, random_state=0),
         KernelRegimeClassifier(n_features=200, loss="logistic", solver="cvxpy", eps=0.1, fit_intercept=True,
                                random_state=0),
         # the limit kernel; B = 50 keeps the checks' points inside the ball, where K∞ of ReLU is exact and fast
@@ -58,7 +60,7 @@ def data():
 
 def test_regressor_equals_solve_on_its_features(data):
     X, y = data
-    model = KernelRegimeRegressor(300, eps=1e-4, random_state=0).fit(X, y)
+    model = KernelRegimeRegressor(300, eps=1e-4, offset_scale=None, random_state=0).fit(X, y)
     Phi = RandomFeatureMap(300, random_state=0).fit(X).transform(X)
     direct = solve(Phi, y, eps=1e-4)
     np.testing.assert_allclose(model.coef_, direct.coef, rtol=1e-10, atol=1e-12)
@@ -105,14 +107,14 @@ def test_infinite_width_is_kernel_ridge_on_the_limit_kernel_at_the_same_lam(data
 
     X, y = data
     X_test = np.random.default_rng(1).uniform(-1, 1, size=(30, 2))
-    model = KernelRegimeRegressor("inf", eps=1e-3).fit(X, y)
+    model = KernelRegimeRegressor("inf", eps=1e-3, offset_scale=None).fit(X, y)
     assert model.solution_.status == "optimal" and model.solution_.mse == pytest.approx(1e-3, rel=1e-8)
     assert model.dual_coef_.shape == (40,) and not hasattr(model, "coef_")
     K = LimitKernel("relu").fit(X)
     ridge = KernelRidge(alpha=model.solution_.lam, kernel="precomputed").fit(K(X), y)
     np.testing.assert_allclose(model.predict(X_test), ridge.predict(K(X_test, X)), rtol=1e-9, atol=1e-11)
     Y = np.column_stack([y, y**2])
-    both = KernelRegimeRegressor("inf", eps=1e-3, activation="tanh").fit(X, Y)
+    both = KernelRegimeRegressor("inf", eps=1e-3, activation="tanh", offset_scale=None).fit(X, Y)
     ridge = KernelRidge(alpha=both.solution_.lam, kernel="precomputed")
     Kt = LimitKernel("tanh").fit(X)
     np.testing.assert_allclose(both.predict(X_test), ridge.fit(Kt(X), Y).predict(Kt(X_test, X)), rtol=1e-8, atol=1e-10)
@@ -124,10 +126,11 @@ def test_finite_widths_approach_the_infinite_width_fit(data):
     # f_n is a Monte Carlo estimate of f_inf: over 5 seeds its mean sits within the seeds' error bar of f_inf
     X, y = data
     X_test = np.random.default_rng(1).uniform(-1, 1, size=(30, 2))
-    limit = KernelRegimeRegressor("inf", eps=1e-3).fit(X, y).predict(X_test)
+    limit = KernelRegimeRegressor("inf", eps=1e-3, offset_scale=None).fit(X, y).predict(X_test)
     gaps = []
     for n in (500, 8000):
-        fits = np.array([KernelRegimeRegressor(n, eps=1e-3, random_state=s).fit(X, y).predict(X_test) for s in range(5)])
+        fits = np.array([KernelRegimeRegressor(n, eps=1e-3, offset_scale=None, random_state=s).fit(X, y).predict(X_test)
+                         for s in range(5)])
         z = (fits.mean(axis=0) - limit) / (fits.std(axis=0, ddof=1) / np.sqrt(5))
         assert np.mean(z**2) < 6.0  # a t(4) variable has E[t^2] = 2
         gaps.append(np.abs(fits - limit).mean())
@@ -281,7 +284,7 @@ def test_grid_search_over_activation_width_and_solver():
 
 def test_classifier_binary_and_multiclass():
     X, y = make_blobs(90, centers=3, random_state=0)
-    clf = KernelRegimeClassifier(300, random_state=0).fit(X, y)
+    clf = KernelRegimeClassifier(300, eps=0, random_state=0).fit(X, y)
     assert clf.decision_function(X).shape == (90, 3)
     assert clf.score(X, y) == 1.0
     Xb, yb = make_moons(60, noise=0.1, random_state=0)
@@ -317,7 +320,7 @@ def test_neg_log_loss_is_finite_in_cross_validation():
 
 def test_classifier_hinge_is_a_hard_margin_separator():
     X, y = make_moons(40, noise=0.05, random_state=1)
-    clf = KernelRegimeClassifier(200, loss="hinge", solver="cvxpy", random_state=0).fit(X, y)
+    clf = KernelRegimeClassifier(200, loss="hinge", solver="cvxpy", eps=0, random_state=0).fit(X, y)
     margins = np.where(y == clf.classes_[1], 1, -1) * clf.decision_function(X)
     assert margins.min() >= 1 - 1e-6
     assert clf.score(X, y) == 1.0
@@ -342,7 +345,7 @@ def test_classifier_logistic_probabilities():
 
 def test_multiclass_margin_losses_are_one_joint_program():
     X, y = make_blobs(45, centers=3, random_state=0)
-    clf = KernelRegimeClassifier(60, loss="hinge", solver="cvxpy", random_state=0).fit(X, y)
+    clf = KernelRegimeClassifier(60, loss="hinge", solver="cvxpy", eps=0, random_state=0).fit(X, y)
     assert isinstance(clf.solution_, kernelreg.Solution) and clf.coef_.shape == (60, 3)
     codes = np.where(y[:, None] == clf.classes_[None, :], 1.0, -1.0)
     assert (codes * clf.decision_function(X)).min() >= 1 - 1e-6  # every one-vs-rest margin of the hard margin
@@ -366,7 +369,7 @@ def test_infeasible_eps_fits_the_floor_with_a_warning_or_raises():
     rng = np.random.default_rng(0)
     X = rng.uniform(-1, 1, size=(60, 2))
     y = rng.standard_normal(60)
-    floor = KernelRegimeRegressor(5, random_state=0).fit(X, y)  # eps = 0: the least-squares min-norm solution
+    floor = KernelRegimeRegressor(5, eps=0, random_state=0).fit(X, y)  # the least-squares min-norm solution
     for solver in ("exact", "cvxpy"):
         with pytest.warns(InfeasibleEpsWarning, match=rf"eps=1e-06 is infeasible.*floor mse of these 60 samples is "
                                                       rf"{floor.solution_.mse:.6g}.*Use eps >= "):
@@ -387,7 +390,8 @@ def test_margin_losses_below_their_floor_fit_the_floor(loss, floor):
     y = (X[:, 0] > 0).astype(int)
     X, y = np.vstack([X, X[:5]]), np.concatenate([y, 1 - y[:5]])
     with pytest.warns(InfeasibleEpsWarning, match=f"least mean {loss} loss of these 35 samples is {5 * floor / 35:.6g}"):
-        clf = KernelRegimeClassifier(100, loss=loss, solver="cvxpy", eps=0.05, random_state=0).fit(X, y)
+        clf = KernelRegimeClassifier(100, loss=loss, solver="cvxpy", eps=0.05, offset_scale=None,
+                                     random_state=0).fit(X, y)
     assert clf.solution_.info["eps_floor"] == pytest.approx(5 * floor / 35, rel=1e-6)
     assert clf.solution_.info["mean_loss"] == pytest.approx(5 * floor / 35, rel=1e-5)
     assert clf.score(X[5:30], y[5:30]) == 1.0  # the five conflicting points aside
@@ -494,7 +498,7 @@ def test_bad_input_messages(data):
         KernelRegimeRegressor(10).fit(np.zeros((0, 2)), np.zeros(0))
     for eps in (-1.0, float("inf"), float("nan")):
         with pytest.raises(ValueError, match=r"'eps' parameter of KernelRegimeRegressor must be a float in the range "
-                                             r"\[0.0, inf\)"):
+                                             r"\[0.0, inf\) or a str among \{.*'gcv'.*\}"):
             KernelRegimeRegressor(10, eps=eps).fit(X, y)
     with pytest.raises(ValueError, match="relu"):
         KernelRegimeRegressor(10, activation="rleu").fit(X, y)
@@ -511,7 +515,11 @@ def test_bad_input_messages(data):
     with pytest.raises(ValueError, match="solver='cvxpy'"):
         KernelRegimeClassifier(10, loss="hinge").fit(X, y > 0)
     with pytest.raises(ValueError, match="loss='logistic'.*needs eps > 0"):
-        KernelRegimeClassifier(10, loss="logistic", solver="cvxpy").fit(X, y > 0)
+        KernelRegimeClassifier(10, loss="logistic", solver="cvxpy", eps=0).fit(X, y > 0)
+    with pytest.raises(ValueError, match=r"eps='loo'\) chooses eps on the squared loss.*loss='hinge' needs a number"):
+        KernelRegimeClassifier(10, loss="hinge", solver="cvxpy").fit(X, y > 0)
+    with pytest.raises(ValueError, match=r"n_features='inf'\).*offset_scale='data'.*Use offset_scale=None"):
+        KernelRegimeRegressor("inf").fit(X, y)
     with pytest.raises(ValueError, match="sample_weight"):
         KernelRegimeRegressor(10).fit(X, y, sample_weight=np.ones(3))
 

@@ -145,14 +145,16 @@ class OutputLayerEstimator(RoutedParams, BaseEstimator):
         fit_intercept: bool,
         sample_weight: np.ndarray | None,
         loss: str = "squared",
+        eps: float | None = None,
     ) -> Solution:
         """The output layer on Φ: ``solve`` at :meth:`_output_eps`, with ``on_infeasible`` deciding an eps below the floor.
 
         The one place every estimator solves its output layer; estimators that choose eps from the
-        data override :meth:`_output_eps`, not this. Φ is a tensor on ``device`` and goes to
-        ``solve`` as it is.
+        data override :meth:`_output_eps`, not this (or pass the chosen ``eps``). Φ is a tensor on
+        ``device`` and goes to ``solve`` as it is.
         """
-        eps = self._output_eps(Phi, targets, sample_weight=sample_weight, fit_intercept=fit_intercept)
+        if eps is None:
+            eps = self._output_eps(Phi, targets, sample_weight=sample_weight, fit_intercept=fit_intercept)
         options = self._solver_options(method, device)
         if loss != "squared":
             options["loss"] = loss

@@ -8,7 +8,7 @@ import textwrap
 __all__ = ["fill_docstring"]
 
 _PIECES = {
-    "kernel_regime_parameters": """
+    "kernel_regime_layer": """
 n_features : int or "inf", default=1000
     Width of the hidden layer: the number of columns of Φ. ``"inf"`` solves the same program
     in the infinite-width limit, on the N×N limit kernel K∞ of this layer's law
@@ -22,9 +22,17 @@ activation_params : dict or None, default=None
     Parameters of the activation, e.g. ``{"p": 2}`` for ``"relu_power"``. Each can also be
     given as ``activation__<name>`` (``activation__p=2``, reachable by ``GridSearchCV``); a name
     given both ways is an error.
-offset_scale : float or None, default=None
-    B in γ_i ~ U[−B, B]; None means max‖x‖ over the training inputs (those with positive
-    sample weight).
+offset_scale : float, {"data", "quantile"} or None, default="data"
+    How the offsets γ_i of the hidden layer are drawn (:class:`kernelreg.features.RandomFeatureMap`):
+
+    - ``"data"``: uniform with the mean and variance of ξ_i·x over the training inputs, so every
+      zero-plane cuts through the data (few units constant or linear on it; see
+      ``inactive_fraction_``); the predictive default.
+    - ``"quantile"``: each zero-plane through a training input drawn at random.
+    - None: γ_i ~ U[−B, B] with B = max‖x‖ over the training inputs, the spectral-bias paper's
+      law (and the one the limit kernel of ``n_features="inf"`` needs); a float: that B.
+
+    Sample weights weigh the training inputs (zero: left out).
 solver : {"exact", "cvxpy", "gd", "adam", "cg"}, default="exact"
     How the output layer is found (:func:`kernelreg.solvers.solve`):
 
@@ -32,11 +40,24 @@ solver : {"exact", "cvxpy", "gd", "adam", "cg"}, default="exact"
     - ``"cvxpy"``: the same program (and the hinge / logistic ones) in CVXPY, posed on the
       unique samples in a canonical order (repeats become weights), so that its answer does
       not depend on sample order or repetition at CVXPY's tolerance;
-    - ``"gd"``, ``"adam"``, ``"cg"``: iterations from c = 0 until the mse reaches eps.
-eps : float, default=0.0
-    Bound on the mean squared training error (the mean loss for ``loss="hinge"|"logistic"``);
-    0 means the min-norm interpolant, or the least-squares min-norm solution when no
-    interpolant exists. For the iterative solvers it is the mse at which they stop.
+    - ``"gd"``, ``"adam"``, ``"cg"``: iterations from c = 0 until the mse reaches eps.""",
+    "kernel_regime_eps": """
+eps : float or {"loo", "gcv"}, default="loo"
+    Bound on the mean squared training error (the mean loss for ``loss="hinge"|"logistic"``),
+    or how to choose it from the data:
+
+    - ``"loo"``: the eps (ridge λ) with the least exact leave-one-out error on the whole path,
+      from the one factorisation of Φ that the solve uses (:func:`kernelreg.solvers.solve_cv`);
+      the predictive default for noisy data.
+    - ``"gcv"``: the same with generalised cross-validation (cheaper per candidate, but its
+      denominator (1 − tr(H)/N)² vanishes near interpolation, so with n_features >= n_samples it
+      can prefer the interpolant where leave-one-out does not).
+    - a number >= 0: that bound; 0 is the spectral-bias paper's regime, the min-norm
+      interpolant (or the least-squares min-norm solution when no interpolant exists). For the
+      iterative solvers it is the mse at which they stop.
+
+    A chosen eps (squared loss only) is ``eps_``; the whole path is in ``cv_results_``.""",
+    "kernel_regime_solve": """
 fit_intercept : bool, default=False
     Add an unpenalised intercept b (the paper's model has none); fitted inside ``solve``.
 solver_options : dict or None, default=None
@@ -78,7 +99,43 @@ dual_coef_ : ndarray of shape (n_samples_fit,) or (n_samples_fit, n_outputs)
     ``n_features="inf"`` only: α with f(x) = K∞(x, X_fit_) @ α + b (the RKHS norm of f is the
     minimised ``solution_.norm``).
 device_ : torch.device
-    The device this fit ran on.""",
+    The device this fit ran on.
+inactive_fraction_ : float
+    Fraction of hidden units whose zero-plane misses the training inputs (ξ_i·x − γ_i of one
+    sign on all of them; for ReLU: a unit constant zero or linear there), from
+    ``feature_map_.inactive_fraction_``; not set for ``n_features="inf"``.
+eps_ : float
+    The eps the output layer was solved at: chosen from the path (``eps="gcv"|"loo"``, the CV
+    estimators), the floor after ``on_infeasible="floor"``, else ``eps``.
+lam_ : float or None
+    The ridge λ of the exact solution (``Phi Phi^T + lam I`` convention; ``inf`` for coef = 0);
+    None for the other solvers at a given eps.
+cv_results_ : dict of ndarray
+    Only when eps was chosen from the data: one entry per candidate, ``"eps"`` (training mse),
+    ``"eps_relative"`` (eps / mse of coef = 0: 1 − training R² with an intercept), ``"lam"``,
+    ``"dof"`` (effective degrees of freedom tr(H)), ``"mean_test_score"`` (minus the GCV or
+    leave-one-out mean squared error, higher is better, as ``RidgeCV``) and ``"rank_test_score"``.
+best_score_ : float
+    Only when eps was chosen from the data: the largest ``mean_test_score``.
+best_index_ : int
+    Only when eps was chosen from the data: the index of the chosen candidate.""",
+    "kernel_regime_cv": """
+eps : array-like of float or None, default=None
+    Candidate eps values *relative* to the training mse of coef = 0, i.e. to the (weighted)
+    variance of y with an intercept and to mean(y²) without: 0 asks for the interpolant (or the
+    least-squares floor), 1 for the constant model, and eps_relative = 1 − training R². Relative,
+    so that one grid serves targets of any scale (a Pipeline's StandardScaler never rescales y);
+    the variance rather than mean(y²) because it is the error of the best constant, the model
+    eps = 1 stands for. None: 0 (the min-norm solution), ``n_eps - 2`` ridge λ spaced
+    geometrically over the squared singular values of Φ and λ = inf (see
+    :meth:`kernelreg.solvers.SpectralSolver.cv_path`).
+criterion : {"loo", "gcv"}, default="loo"
+    - ``"loo"``: the exact mean squared leave-one-out error, ``O(N rank K)`` per candidate.
+    - ``"gcv"``: generalised cross-validation, mean(r²) / (1 − tr(H)/N)², ``O(rank)`` per
+      candidate; unreliable near interpolation when n_features >= n_samples (its denominator
+      vanishes there too).
+n_eps : int, default=50
+    Number of candidates of the default grid (``eps=None``).""",
     "common_attributes": """
 solution_ : kernelreg.solvers.Solution
     The output-layer solve: coefficients, certificate and ``status``. Its per-iteration list is
@@ -184,6 +241,11 @@ n_features_in_ : int
 feature_names_in_ : ndarray of shape (n_features_in_,)
     Input column names, when ``X`` was a DataFrame with string column names.""",
 }
+
+
+_PIECES["kernel_regime_parameters"] = "\n".join(
+    _PIECES[name].strip("\n") for name in ("kernel_regime_layer", "kernel_regime_eps", "kernel_regime_solve")
+)
 
 
 def fill_docstring(cls: type) -> type:

@@ -4,22 +4,31 @@ from __future__ import annotations
 
 import math
 import time
-from numbers import Real
+import warnings
+from numbers import Integral, Real
 from typing import Any, Callable, Literal
 
 import numpy as np
 import torch
 from numpy.typing import ArrayLike
+from scipy.stats import rankdata
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from kernelreg.estimators._base import ON_INFEASIBLE, SOLVERS, ClassifierOutput, OutputLayerEstimator, RegressorOutput
 from kernelreg.estimators._docs import fill_docstring
-from kernelreg._log import logged_run, logger
+from kernelreg._log import logged_run, logger, outside_stacklevel
 from kernelreg._torch import to_numpy64
+from kernelreg.exceptions import InfeasibleEpsWarning
 from kernelreg.features import RandomFeatureMap
 from kernelreg.kernels import LimitKernel, gram_features
+from kernelreg.solvers import CVPath, Solution, SpectralSolver, solve_cv
 
-__all__ = ["KernelRegimeRegressor", "KernelRegimeClassifier"]
+__all__ = ["KernelRegimeRegressor", "KernelRegimeClassifier", "KernelRegimeRegressorCV", "KernelRegimeClassifierCV"]
+
+#: eps values that choose eps from the data, by the criterion of the closed-form path.
+_CRITERIA = ("gcv", "loo")
+#: Offset laws that read the training data (no limit kernel has them).
+_DATA_LAWS = ("data", "quantile")
 
 #: Parameters the estimators pass to the hidden layer, checked by its own constraints.
 _MAP_PARAMETERS = ("n_features", "activation", "activation_params", "offset_scale", "random_state")
@@ -34,7 +43,7 @@ class _KernelRegimeBase(OutputLayerEstimator):
         **{name: RandomFeatureMap._parameter_constraints[name] for name in _MAP_PARAMETERS},
         "n_features": [*RandomFeatureMap._parameter_constraints["n_features"], StrOptions({"inf"})],
         "solver": [StrOptions(set(SOLVERS))],
-        "eps": [Interval(Real, 0, math.inf, closed="left")],
+        "eps": [Interval(Real, 0, math.inf, closed="left"), StrOptions(set(_CRITERIA))],
         "fit_intercept": ["boolean"],
         "solver_options": [dict, None],
         "on_infeasible": [StrOptions(set(ON_INFEASIBLE))],
@@ -49,9 +58,9 @@ class _KernelRegimeBase(OutputLayerEstimator):
         *,
         activation: str | Callable = "relu",
         activation_params: dict | None = None,
-        offset_scale: float | None = None,
+        offset_scale: float | Literal["data", "quantile"] | None = "data",
         solver: Literal["exact", "cvxpy", "gd", "adam", "cg"] = "exact",
-        eps: float = 0.0,
+        eps: float | Literal["gcv", "loo"] = "loo",
         fit_intercept: bool = False,
         solver_options: dict | None = None,
         on_infeasible: Literal["floor", "raise"] = "floor",
@@ -76,6 +85,83 @@ class _KernelRegimeBase(OutputLayerEstimator):
         self.verbose = verbose
         self._store_routed(kwargs)
 
+    def _check_params(self) -> None:
+        """The limit kernel exists only for the uniform offset law."""
+        if self.n_features == "inf" and self.offset_scale in _DATA_LAWS:
+            raise ValueError(
+                f"{type(self).__name__}(n_features='inf') solves with the limit kernel of the uniform offset law "
+                f"γ ~ U[−B, B]; offset_scale={self.offset_scale!r} draws offsets from the data and has no limit "
+                "kernel. Use offset_scale=None (B = max‖x‖, the paper's law) or a number B."
+            )
+
+    def _eps_search(self) -> tuple[str | None, np.ndarray | None, int]:
+        """(criterion, relative eps candidates or None for the default grid, grid size); no criterion: eps is given."""
+        if isinstance(self.eps, str):
+            return self.eps, None, 50
+        return None, None, 0
+
+    def _solve_output_layer(self, Phi: torch.Tensor, targets: np.ndarray, *, method: str, device: torch.device,
+                            fit_intercept: bool, sample_weight: np.ndarray | None, loss: str = "squared",
+                            eps: float | None = None) -> Solution:
+        """As the base; when eps is chosen from the data, score the whole path first (one factorisation).
+
+        The exact solver answers at the best lam from that same factorisation
+        (:func:`kernelreg.solvers.solve_cv`); the other solvers are run at the chosen eps. The
+        path travels in ``solution.info["cv_path"]`` to :meth:`_fit_output`.
+        """
+        criterion, candidates, n_eps = self._eps_search()
+        if criterion is None or eps is not None:
+            return super()._solve_output_layer(Phi, targets, method=method, device=device, fit_intercept=fit_intercept,
+                                               sample_weight=sample_weight, loss=loss, eps=eps)
+        below = "floor" if self.on_infeasible == "floor" else "raise"
+        path_options = dict(criterion=criterion, eps=candidates, n_lams=n_eps, below_floor=below)
+        if method == "exact":
+            options = self._solver_options(method, device)
+            start = time.perf_counter()
+            sol, path = solve_cv(Phi, targets, relative=True, fit_intercept=fit_intercept, sample_weight=sample_weight,
+                                 device=device, rcond=options.get("rcond"), **path_options)
+            logger.info("%s: eps=%.4g (lam=%.4g) by %s over %d candidates on Φ of shape %s, solved exactly: status "
+                        "%s, %.3g s.", type(self).__name__, path.best_eps, path.best_lam, criterion, path.lam.size,
+                        tuple(Phi.shape), sol.status, time.perf_counter() - start)
+        else:
+            spec = SpectralSolver(Phi, targets, fit_intercept=fit_intercept, sample_weight=sample_weight, device=device)
+            if candidates is not None:
+                path_options["eps"] = np.asarray(candidates) * spec.mean_y2
+            path = spec.cv_path(**path_options)
+            sol = super()._solve_output_layer(Phi, targets, method=method, device=device, fit_intercept=fit_intercept,
+                                              sample_weight=sample_weight, loss=loss, eps=path.best_eps)
+        if candidates is not None:
+            self._warn_floored(candidates, path)
+        sol.info["cv_path"] = path
+        return sol
+
+    def _warn_floored(self, candidates: np.ndarray, path: CVPath) -> None:
+        """``on_infeasible="floor"``: candidates below the least-squares floor were scored as the floor; say so once."""
+        floor = float(path.eps_relative.min())
+        below = candidates[(candidates > 0) & (candidates < floor * (1.0 - 1e-9))]  # 0 asks for the floor
+        if below.size:
+            warnings.warn(
+                f"{type(self).__name__}: {below.size} of the {candidates.size} relative eps candidates "
+                f"({', '.join(f'{v:.3g}' for v in below[:5])}{', …' if below.size > 5 else ''}) lie below the "
+                f"least-squares floor, relative eps {floor:.6g} on these samples; they were scored as the floor "
+                "(the least-squares min-norm solution). Use candidates >= the floor, or on_infeasible='raise' to "
+                "get an error instead.",
+                InfeasibleEpsWarning,
+                stacklevel=outside_stacklevel(),
+            )
+
+    @staticmethod
+    def _eps_state(sol: Solution, eps: float | str) -> dict[str, Any]:
+        """``eps_``, ``lam_`` and, when eps was chosen from the data, ``cv_results_``, ``best_score_``, ``best_index_``."""
+        path = sol.info.pop("cv_path", None)
+        if path is None:
+            return {"eps_": float(sol.info.get("eps_floor", eps)), "lam_": sol.lam}
+        scores = -path.scores
+        results = {"eps": path.eps, "eps_relative": path.eps_relative, "lam": path.lam, "dof": path.dof,
+                   "mean_test_score": scores, "rank_test_score": rankdata(-scores, method="min").astype(np.int32)}
+        return {"eps_": path.best_eps, "lam_": sol.lam, "cv_results_": results,
+                "best_score_": float(scores[path.best_index]), "best_index_": path.best_index}
+
     def _offset_scale(self, X: np.ndarray, sample_weight: np.ndarray | None) -> float | None:
         """B: the parameter, or (with weights) max‖x‖ over the samples that carry weight (a zero weight = left out)."""
         if self.offset_scale is None and sample_weight is not None and X.shape[0]:
@@ -96,7 +182,7 @@ class _KernelRegimeBase(OutputLayerEstimator):
         if (self.warm_start and isinstance(previous, RandomFeatureMap) and previous.n_features_in_ == X.shape[1]
                 and previous.get_params() == fmap.get_params()):
             return previous
-        return fmap._fit_validated(X)
+        return fmap._fit_validated(X, sample_weight)
 
     def _fit_output(self, X: np.ndarray, targets: np.ndarray, data: dict[str, Any], device: torch.device,
                     sample_weight: np.ndarray | None, loss: str = "squared") -> dict[str, Any]:
@@ -124,13 +210,13 @@ class _KernelRegimeBase(OutputLayerEstimator):
                     Phi.device, time.perf_counter() - start)
         sol = self._solve_output_layer(Phi, targets, method=self.solver, device=device,
                                        fit_intercept=self.fit_intercept, sample_weight=sample_weight, loss=loss)
-        state = {**data, "device_": device, "intercept_": sol.intercept, **self._solution_state(sol),
-                 "n_outputs_": 1 if sol.coef.ndim == 1 else int(sol.coef.shape[1])}
+        state = {**data, "device_": device, "intercept_": sol.intercept, **self._eps_state(sol, self.eps),
+                 **self._solution_state(sol), "n_outputs_": 1 if sol.coef.ndim == 1 else int(sol.coef.shape[1])}
         if self.n_features == "inf":
             state["solution_"].info.update(kernel_rank=int(Phi.shape[1]), kernel_dropped=factor.dropped)
             dual = to_numpy64(factor.dual_coef(torch.as_tensor(sol.coef, device=Phi.device)))
             return {**state, "kernel_": kernel, "X_fit_": np.asarray(X, dtype=np.float64), "dual_coef_": dual}
-        return {**state, "feature_map_": fmap, "coef_": sol.coef}
+        return {**state, "feature_map_": fmap, "coef_": sol.coef, "inactive_fraction_": fmap.inactive_fraction_}
 
     def _head(self):
         """Finite width: Φ(X) and coef_. Width ``"inf"``: K∞(X, X_fit_) and dual_coef_."""
@@ -206,9 +292,12 @@ class KernelRegimeRegressor(RegressorOutput, _KernelRegimeBase):
     >>> import numpy as np
     >>> from kernelreg import KernelRegimeRegressor
     >>> X = np.linspace(-1, 1, 20).reshape(-1, 1); y = np.sin(3 * X).ravel()
-    >>> model = KernelRegimeRegressor(200, random_state=0).fit(X, y)
-    >>> bool(np.allclose(model.predict(X), y, atol=1e-6)), model.solution_.status
-    (True, 'optimal')
+    >>> model = KernelRegimeRegressor(200, random_state=0).fit(X, y)  # eps by leave-one-out
+    >>> model.solution_.status, bool(model.score(X, y) > 0.99)
+    ('optimal', True)
+    >>> exact = KernelRegimeRegressor(200, eps=0, random_state=0).fit(X, y)  # the paper's regime: interpolate
+    >>> bool(np.allclose(exact.predict(X), y, atol=1e-6))
+    True
     """
 
     @logged_run
@@ -301,9 +390,9 @@ class KernelRegimeClassifier(ClassifierOutput, _KernelRegimeBase):
         *,
         activation: str | Callable = "relu",
         activation_params: dict | None = None,
-        offset_scale: float | None = None,
+        offset_scale: float | Literal["data", "quantile"] | None = "data",
         solver: Literal["exact", "cvxpy", "gd", "adam", "cg"] = "exact",
-        eps: float = 0.0,
+        eps: float | Literal["gcv", "loo"] = "loo",
         fit_intercept: bool = False,
         solver_options: dict | None = None,
         on_infeasible: Literal["floor", "raise"] = "floor",
@@ -324,10 +413,17 @@ class KernelRegimeClassifier(ClassifierOutput, _KernelRegimeBase):
 
     def _check_params(self) -> None:
         """The margin losses are CVXPY programs; the logistic loss is positive everywhere, so it needs eps > 0."""
+        super()._check_params()
         if self.loss != "squared" and self.solver != "cvxpy":
             raise ValueError(
                 f"loss={self.loss!r} of KernelRegimeClassifier is a CVXPY program; use solver='cvxpy' "
                 f"(got solver={self.solver!r}) or loss='squared'."
+            )
+        if self.loss != "squared" and isinstance(self.eps, str):
+            raise ValueError(
+                f"KernelRegimeClassifier(eps={self.eps!r}) chooses eps on the squared loss's closed-form "
+                f"cross-validation path; loss={self.loss!r} needs a number: eps=0 for the hard-margin separator "
+                "(hinge), or a bound on the mean loss such as eps=0.1."
             )
         if self.loss == "logistic" and self.eps == 0:
             raise ValueError(
@@ -369,3 +465,157 @@ class KernelRegimeClassifier(ClassifierOutput, _KernelRegimeBase):
         link = "logistic" if self.loss == "logistic" else "squared"
         self._commit({**state, "classes_": classes, **self._proba_state(link, len(classes), weights, X.shape[0])})
         return self
+
+
+class _CrossValidated:
+    """eps chosen from a grid of relative candidates by closed-form GCV / leave-one-out (the CV estimators' half)."""
+
+    _cv_constraints: dict = {
+        "eps": ["array-like", None],
+        "criterion": [StrOptions(set(_CRITERIA))],
+        "n_eps": [Interval(Integral, 2, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        n_features: int | Literal["inf"] = 1000,
+        *,
+        eps: ArrayLike | None = None,
+        criterion: Literal["gcv", "loo"] = "loo",
+        n_eps: int = 50,
+        activation: str | Callable = "relu",
+        activation_params: dict | None = None,
+        offset_scale: float | Literal["data", "quantile"] | None = "data",
+        solver: Literal["exact", "cvxpy", "gd", "adam", "cg"] = "exact",
+        fit_intercept: bool = False,
+        solver_options: dict | None = None,
+        on_infeasible: Literal["floor", "raise"] = "floor",
+        warm_start: bool = False,
+        device: str | torch.device = "cpu",
+        random_state: int | np.random.RandomState | None = None,
+        verbose: bool | int = False,
+        **kwargs: Any,
+    ) -> None:
+        _KernelRegimeBase.__init__(
+            self, n_features, activation=activation, activation_params=activation_params, offset_scale=offset_scale,
+            solver=solver, eps=eps, fit_intercept=fit_intercept, solver_options=solver_options,
+            on_infeasible=on_infeasible, warm_start=warm_start, device=device, random_state=random_state,
+            verbose=verbose, **kwargs,
+        )
+        self.criterion = criterion
+        self.n_eps = n_eps
+
+    def _eps_search(self) -> tuple[str, np.ndarray | None, int]:
+        """The criterion, the relative candidates (checked: finite, >= 0, not empty) and the default grid's size."""
+        if self.eps is None:
+            return self.criterion, None, int(self.n_eps)
+        candidates = np.asarray(self.eps, dtype=np.float64).ravel()
+        if candidates.size == 0 or not np.isfinite(candidates).all() or (candidates < 0).any():
+            raise ValueError(
+                f"The 'eps' parameter of {type(self).__name__} must be None or a non-empty array of finite relative "
+                f"eps candidates >= 0 (fractions of the mse of coef = 0); got {self.eps!r}."
+            )
+        return self.criterion, candidates, int(self.n_eps)
+
+
+@fill_docstring
+class KernelRegimeRegressorCV(_CrossValidated, KernelRegimeRegressor):
+    """:class:`KernelRegimeRegressor` with eps chosen by GCV or leave-one-out over a whole path, from one factorisation.
+
+    Φ is factored once (the Gram eigendecomposition the exact solver uses anyway); the GCV or
+    exact leave-one-out error of every candidate eps (equivalently ridge λ) follows from that
+    spectrum in closed form, as sklearn's ``RidgeCV`` does for its alphas, and the output layer
+    is solved at the best one from the same factorisation (:func:`kernelreg.solvers.solve_cv`).
+    The whole path costs about one exact fit.
+
+    Parameters
+    ----------
+    n_features : int or "inf", default=1000
+        Width of the hidden layer (see :class:`KernelRegimeRegressor`).
+    <<kernel_regime_cv>>
+    activation, activation_params, offset_scale, solver, fit_intercept, solver_options, on_infeasible, \
+warm_start, device, random_state, verbose, **kwargs
+        As in :class:`KernelRegimeRegressor`. Another ``solver`` is run at the chosen eps (the
+        path itself is always exact); ``on_infeasible="floor"`` scores candidates below the
+        least-squares floor as the floor, with an ``InfeasibleEpsWarning``.
+
+    Attributes
+    ----------
+    <<kernel_regime_attributes>>
+    coef_ : ndarray of shape (n_features,) or (n_features, n_outputs)
+        Output-layer coefficients at the chosen eps.
+    intercept_ : float or ndarray of shape (n_outputs,)
+        The unpenalised intercept (0 unless ``fit_intercept=True``).
+    n_outputs_ : int
+        Number of targets (1 for a 1-D y).
+    <<common_attributes>>
+
+    See Also
+    --------
+    KernelRegimeRegressor : eps given, or chosen (``eps="loo"|"gcv"``) on the default grid.
+    kernelreg.solvers.SpectralSolver.cv_path : the path on any Φ.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kernelreg import KernelRegimeRegressorCV
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.uniform(-1, 1, (80, 1)); y = np.sin(3 * X[:, 0]) + 0.3 * rng.standard_normal(80)
+    >>> model = KernelRegimeRegressorCV(300, eps=[0.0, 0.05, 0.1, 0.2, 0.5], fit_intercept=True,
+    ...                                 random_state=0).fit(X, y)
+    >>> model.cv_results_["eps_relative"].round(2).tolist(), round(float(model.eps_ / np.var(y)), 2)
+    ([0.0, 0.05, 0.1, 0.2, 0.5], 0.1)
+    """
+
+    _parameter_constraints: dict = {**KernelRegimeRegressor._parameter_constraints, **_CrossValidated._cv_constraints}
+
+@fill_docstring
+class KernelRegimeClassifierCV(_CrossValidated, KernelRegimeClassifier):
+    """:class:`KernelRegimeClassifier` (squared loss on ±1 codes) with eps chosen by GCV or leave-one-out, from one factorisation.
+
+    The classification counterpart of :class:`KernelRegimeRegressorCV`, as sklearn's
+    ``RidgeClassifierCV`` is of ``RidgeCV``: the criterion is the squared error of the one-vs-rest
+    ±1 codes, averaged over the classes.
+
+    Parameters
+    ----------
+    n_features : int or "inf", default=1000
+        Width of the hidden layer (see :class:`KernelRegimeClassifier`).
+    <<kernel_regime_cv>>
+    activation, activation_params, offset_scale, solver, fit_intercept, solver_options, on_infeasible, \
+warm_start, device, random_state, verbose, **kwargs
+        As in :class:`KernelRegimeClassifier`; the loss is the squared loss.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels, sorted.
+    <<kernel_regime_attributes>>
+    coef_ : ndarray of shape (n_features,) for two classes, else (n_features, n_classes)
+        Output-layer coefficients at the chosen eps.
+    intercept_ : float or ndarray of shape (n_classes,)
+        The unpenalised intercept (0 unless ``fit_intercept=True``).
+    n_outputs_ : int
+        Number of scores: 1 for two classes, else n_classes.
+    <<common_attributes>>
+
+    See Also
+    --------
+    KernelRegimeClassifier : eps given, or chosen (``eps="loo"|"gcv"``) on the default grid; hinge and logistic losses.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_moons
+    >>> from kernelreg import KernelRegimeClassifierCV
+    >>> X, y = make_moons(100, noise=0.2, random_state=0)
+    >>> clf = KernelRegimeClassifierCV(300, random_state=0).fit(X, y)
+    >>> bool(clf.score(X, y) > 0.9), bool(0 < clf.eps_ < 1)
+    (True, True)
+    """
+
+    loss = "squared"  # a constant here, not a parameter: the closed-form path is the squared loss's
+
+    _parameter_constraints: dict = {
+        **{k: v for k, v in KernelRegimeClassifier._parameter_constraints.items() if k != "loss"},
+        **_CrossValidated._cv_constraints,
+    }

@@ -19,16 +19,19 @@ from kernelreg._dask import is_dask_array
 from kernelreg._torch import resolve_dtype
 from kernelreg.solvers._certificate import Certificate, Tolerances
 from kernelreg.solvers._certificate import certify_answer as certify
+from kernelreg.solvers._cv import CVPath
 from kernelreg.solvers._problem import prepare, suggest
 from kernelreg.solvers._solution import STATUSES, Solution
 from kernelreg.solvers.convex import MinNormProgram, solve_cvxpy
 from kernelreg.solvers._fallback import solve_exact
+from kernelreg.solvers._select import solve_cv
 from kernelreg.solvers.exact import SpectralSolver, gd_trajectory
 from kernelreg.solvers.gd import solve_adam, solve_cg, solve_gd
 from kernelreg.solvers.streamed import ChunkedSolver
 
 __all__ = [
     "solve",
+    "solve_cv",
     "Solution",
     "Certificate",
     "Tolerances",
@@ -36,6 +39,7 @@ __all__ = [
     "STATUSES",
     "METHODS",
     "SpectralSolver",
+    "CVPath",
     "ChunkedSolver",
     "gd_trajectory",
     "MinNormProgram",

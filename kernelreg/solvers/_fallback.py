@@ -54,6 +54,7 @@ def solve_exact(
     decomposition: Literal["auto", "gram", "qr", "svd"] = "auto",
     lam: float | None = None,
     rcond: float | None = None,
+    factored: SpectralSolver | None = None,
 ) -> Solution:
     """Backend of ``solve(method="exact")`` on a validated problem (in memory, streamed or dask).
 
@@ -66,6 +67,8 @@ def solve_exact(
 
     Each step's reason is kept in ``info["fallback_reason"]``; an answer no decomposition
     certifies returns with status ``"inaccurate"`` and the certificate's numbers in the message.
+    ``factored``: a :class:`SpectralSolver` already built on this ``problem`` (a cross-validation
+    path's) serves the first step of the chain when it is of that kind, instead of a new factorisation.
     """
     if decomposition not in _EXACT_DECOMPOSITIONS:
         raise ValueError(
@@ -94,8 +97,11 @@ def solve_exact(
                     reasons.append("qr: R is numerically singular (rank-deficient Phi)")
                     continue
             else:
-                spec = SpectralSolver._on(problem, "gram" if kind == "gram" else "r", rcond)
-                spec.decomposition = kind
+                if factored is not None and index == 0 and factored.decomposition == kind:
+                    spec = factored
+                else:
+                    spec = SpectralSolver._on(problem, "gram" if kind == "gram" else "r", rcond)
+                    spec.decomposition = kind
                 sol = spec._ridge(lam) if lam is not None else spec._solve_eps(eps)
         except Unresolved as exc:
             if last or len(chain) == 1:

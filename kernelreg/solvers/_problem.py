@@ -86,8 +86,10 @@ class Problem:
         fit_intercept: bool,
         phi_exp: int,
         y_exp: int,
+        weight_unit: float = 1.0,
     ) -> None:
         self.source = source
+        self.weight_unit = weight_unit  # the caller's weights are weights * weight_unit (their mean)
         self.device = source.device
         self.Y = Y
         self.was_1d = was_1d
@@ -371,10 +373,10 @@ def _targets(y: Any, n_samples: int) -> tuple[np.ndarray, bool]:
     return (y[:, None] if y.ndim == 1 else y), y.ndim == 1
 
 
-def _sample_weight(sample_weight: Any, n_samples: int, device: torch.device) -> torch.Tensor | None:
-    """Normalised weights w N / sum(w) (mean 1) as a tensor, or None for no / all-equal weights."""
+def _sample_weight(sample_weight: Any, n_samples: int, device: torch.device) -> tuple[torch.Tensor | None, float]:
+    """Normalised weights w N / sum(w) (mean 1) as a tensor (None for no weights), and the raw mean weight sum(w) / N."""
     if sample_weight is None:
-        return None
+        return None, 1.0
     w = _as_real(sample_weight, "sample_weight")
     w = w.to("cpu", dtype=torch.float64).numpy() if isinstance(w, torch.Tensor) else np.asarray(w, dtype=np.float64)
     if w.shape != (n_samples,):
@@ -387,8 +389,10 @@ def _sample_weight(sample_weight: Any, n_samples: int, device: torch.device) -> 
             f"sample_weight must be finite, >= 0 and not all zero; got min={np.min(w)!r}, max={np.max(w)!r}, "
             f"sum={np.sum(w)!r}."
         )
-    w = w / w.max()  # no overflow in the sum below
-    return torch.as_tensor(w * (n_samples / w.sum()), dtype=torch.float64, device=device)
+    top = float(w.max())
+    w = w / top  # no overflow in the sum below
+    total = float(w.sum())
+    return torch.as_tensor(w * (n_samples / total), dtype=torch.float64, device=device), top * (total / n_samples)
 
 
 def _dense_phi(
@@ -439,7 +443,7 @@ def prepare(
     y_exp = pow2_scale(float(np.abs(Y_np).max()))
     if y_exp:
         Y_np = np.ldexp(Y_np, -y_exp)
-    weights = _sample_weight(sample_weight, n_samples, dev)
+    weights, weight_unit = _sample_weight(sample_weight, n_samples, dev)
     Y = torch.as_tensor(Y_np, dtype=torch.float64, device=dev)
     if is_dask_array(Phi):
         source: Source = DaskSource(Phi, dev)
@@ -450,4 +454,4 @@ def prepare(
     else:
         P, phi_exp, fro2 = _dense_phi(Phi, dev, dtype)
         source = DenseSource(P, "tensor" if isinstance(Phi, torch.Tensor) else "array", fro2=fro2)
-    return Problem(source, Y, bool(was_1d), eps, weights, bool(fit_intercept), phi_exp, y_exp)
+    return Problem(source, Y, bool(was_1d), eps, weights, bool(fit_intercept), phi_exp, y_exp, weight_unit)
