@@ -13,45 +13,48 @@ Variants, all on the same data and the same initial linear weights:
 * ``l-laaf``           :class:`kernelreg.layers.LAAF` (one trainable slope per layer, n = 10);
 * ``rowdy3/6/9``       :class:`kernelreg.layers.RowdyActivation` with K = 3, 6, 9 terms (n = 10);
 * ``rowdy9-unfused``   the same Rowdy9 formula written as plain autograd on the stacked branches
-                       (the implementation before the fused branch function), for the speed-up.
+                       (the implementation before the fused branch function), for the speed-up;
+* ``rowdy3/9-compiled`` ``RowdyActivation(compile=True)``: the branches as two ``torch.compile``
+                       kernels (opt-in; skipped with ``--no-compile``). Their compile time is
+                       measured separately (the first step of each) and is not in the ratio.
 
 Setups:
 
 * ``paper``  the Rowdy paper's discontinuous-function network: 1 hidden layer of 40, cos base,
              5 training points on [-3, 3] (Table 1: fixed 1, L-LAAF 1.12, Rowdy3 1.26,
              Rowdy6 1.58, Rowdy9 1.75; TF1 on their hardware);
-* ``large``  3 hidden layers of 200, tanh base, 2000 points on [-1, 1] (target: Rowdy <= 2x).
+* ``large``  3 hidden layers of 200, tanh base, 2000 points on [-1, 1] (target: Rowdy <= 2x);
+* ``large-f32`` the same network in float32 (the usual training precision; every variant in float32).
+
+The training loop's own wall-clock cost over a bare loop is ``benchmarks/training_overhead.py``;
+Rowdy's cost is measured only here.
 
 Usage::
 
-    python benchmarks/rowdy_overhead.py [--quick] [--rounds 9] [--threads 1] [--out rowdy_overhead.json]
+    python benchmarks/rowdy_overhead.py [--quick] [--rounds 9] [--threads 1] [--no-compile] [--setup NAME ...]
+                                        [--out rowdy_overhead.json]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 
-try:
-    import kernelreg  # noqa: F401
-except ImportError:  # running from a checkout without installing: use the repository root
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import torch
+from torch import nn
 
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
-
-from kernelreg import activations  # noqa: E402
-from kernelreg.layers import LAAF, RowdyActivation  # noqa: E402
+from kernelreg import activations
+from kernelreg.bench import atomic_write_json
+from kernelreg.layers import LAAF, RowdyActivation
 
 PAPER = {"fixed": 1.0, "l-laaf": 1.12, "rowdy3": 1.26, "rowdy6": 1.58, "rowdy9": 1.75}
 SETUPS = {
     "paper": dict(width=40, depth=1, n_points=5, low=-3.0, high=3.0, base="cos", steps=200),
     "large": dict(width=200, depth=3, n_points=2000, low=-1.0, high=1.0, base="tanh", steps=5),
+    "large-f32": dict(width=200, depth=3, n_points=2000, low=-1.0, high=1.0, base="tanh", steps=5, dtype="float32"),
 }
 
 
@@ -88,7 +91,7 @@ def build(setup: dict, make_act, seed: int = 0) -> nn.Sequential:
         layers += [_linear(fan_in, setup["width"], gen), make_act()]
         fan_in = setup["width"]
     layers.append(_linear(fan_in, 1, gen))
-    return nn.Sequential(*layers)
+    return nn.Sequential(*layers).to(getattr(torch, setup.get("dtype", "float64")))
 
 
 def _linear(fan_in: int, fan_out: int, gen: torch.Generator) -> nn.Linear:
@@ -100,9 +103,9 @@ def _linear(fan_in: int, fan_out: int, gen: torch.Generator) -> nn.Linear:
     return layer
 
 
-def variants(base: str) -> dict:
+def variants(base: str, compiled: bool) -> dict:
     """Activation factories by variant name."""
-    return {
+    out = {
         "fixed": lambda: Fixed(base),
         "l-laaf": lambda: LAAF(base, n=10.0),
         "rowdy3": lambda: RowdyActivation(base, K=3, n=10.0),
@@ -110,16 +113,28 @@ def variants(base: str) -> dict:
         "rowdy9": lambda: RowdyActivation(base, K=9, n=10.0),
         "rowdy9-unfused": lambda: UnfusedRowdy(base, K=9, n=10.0),
     }
+    if compiled:
+        out["rowdy3-compiled"] = lambda: RowdyActivation(base, K=3, n=10.0, compile=True)
+        out["rowdy9-compiled"] = lambda: RowdyActivation(base, K=9, n=10.0, compile=True)
+    return out
 
 
-def measure(setup: dict, rounds: int) -> dict:
-    """Median CPU seconds per step of each variant, blocks interleaved with a rotating order."""
-    x = torch.linspace(setup["low"], setup["high"], setup["n_points"], dtype=torch.float64)[:, None]
+def measure(setup: dict, rounds: int, compiled: bool = True) -> tuple[dict, dict]:
+    """Median CPU seconds per step of each variant (blocks interleaved, rotating order), and the compile times."""
+    dtype = getattr(torch, setup.get("dtype", "float64"))
+    x = torch.linspace(setup["low"], setup["high"], setup["n_points"], dtype=dtype)[:, None]
     y = target(x)
     runs = {}
-    for name, make in variants(setup["base"]).items():
+    compile_s = {}
+    for name, make in variants(setup["base"], compiled).items():
         net = build(setup, make)
         opt = torch.optim.Adam(net.parameters(), lr=1e-4)
+        if name.endswith("-compiled"):  # the first step compiles: wall time, outside the ratio
+            start = time.perf_counter()
+            loss = torch.mean((net(x) - y) ** 2)
+            loss.backward()
+            compile_s[name] = time.perf_counter() - start
+            opt.zero_grad(set_to_none=True)
         runs[name] = (net, opt)
 
     def step(net: nn.Module, opt: torch.optim.Optimizer) -> None:
@@ -144,7 +159,7 @@ def measure(setup: dict, rounds: int) -> dict:
         order = names[r % len(names):] + names[: r % len(names)]
         for name in order:
             times[name].append(block(name))
-    return {name: statistics.median(values) for name, values in times.items()}
+    return {name: statistics.median(values) for name, values in times.items()}, compile_s
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -152,30 +167,38 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="3 rounds and a tenth of the steps")
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile variants")
+    parser.add_argument("--setup", action="append", choices=list(SETUPS), help="only these setups (repeatable)")
     parser.add_argument("--out", type=Path, default=None, help="write the records as JSON here")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     rounds = 3 if args.quick else args.rounds
     records = []
     for setup_name, setup in SETUPS.items():
+        if args.setup and setup_name not in args.setup:
+            continue
         setup = dict(setup)
         if args.quick:
             setup["steps"] = max(1, setup["steps"] // 10)
-        medians = measure(setup, rounds)
+        medians, compile_s = measure(setup, rounds, compiled=not args.no_compile and setup_name != "paper")
         fixed = medians["fixed"]
         print(f"\n{setup_name}: {setup['depth']}x{setup['width']} {setup['base']}, {setup['n_points']} points, "
-              f"{setup['steps']} steps per block, {rounds} rounds, fixed step {1e3 * fixed:.3f} ms CPU")
+              f"{setup.get('dtype', 'float64')}, {setup['steps']} steps per block, {rounds} rounds, "
+              f"fixed step {1e3 * fixed:.3f} ms CPU")
+        for name, seconds in compile_s.items():
+            print(f"{name}: first step (compiles) {seconds:.1f} s wall")
         print(f"{'variant':>16} {'ms/step':>9} {'ratio':>7} {'paper':>7}")
         for name, seconds in medians.items():
             paper = PAPER.get(name) if setup_name == "paper" else None
             print(f"{name:>16} {1e3 * seconds:9.3f} {seconds / fixed:7.2f} {'' if paper is None else f'{paper:7.2f}'}")
             records.append({"setup": setup_name, "variant": name, "cpu_s_per_step": seconds,
-                            "ratio_to_fixed": seconds / fixed, "paper_ratio": paper, **setup})
+                            "ratio_to_fixed": seconds / fixed, "paper_ratio": paper,
+                            "compile_s": compile_s.get(name), **setup})
     meta = {"torch": torch.__version__, "python": platform.python_version(), "machine": platform.machine(),
             "cpu_capability": torch.backends.cpu.get_cpu_capability(), "threads": args.threads,
-            "dtype": "float64", "device": "cpu", "rounds": rounds, "clock": "time.process_time"}
+            "dtype": "float64 (large-f32: float32)", "device": "cpu", "rounds": rounds, "clock": "time.process_time"}
     if args.out is not None:
-        args.out.write_text(json.dumps({"meta": meta, "records": records}, indent=2))
+        atomic_write_json(args.out, {"meta": meta, "records": records})
     return 0
 
 

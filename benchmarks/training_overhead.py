@@ -1,6 +1,6 @@
-"""How much does kernelreg's training loop cost over a bare torch loop, and what does Rowdy cost over a fixed activation?
+"""How much does kernelreg's training loop cost over a bare torch loop?
 
-Part 1, loop overhead. The same MLP (same initial weights, same data, Adam) is trained by
+The same MLP (same initial weights, same data, Adam) is trained by
 
 * ``ours``        ``kernelreg.training.train`` (validation of the data, best-state tracking,
                   history, NaN checks, callbacks machinery, all included), and
@@ -13,11 +13,8 @@ Cases: 200 full-batch steps on 100 points (the Rowdy paper's high-frequency setu
 200 full-batch steps on 10,000 points, and one mini-batch epoch (20,000 points, batch 128). The
 ratio is median(ours) / median(bare) over --repeats runs after one warm-up; target <= 1.5.
 
-Part 2, Rowdy cost. Wall time of the same number of full-batch Adam steps through ``train`` for a
-fixed activation, L-LAAF and Rowdy with K = 3, 6, 9 (n = 10), relative to the fixed activation,
-beside the paper's Table 1 (fixed 1, L-LAAF 1.12, Rowdy3 1.26, Rowdy6 1.58, Rowdy9 1.75; TF1,
-their hardware). Setups: the paper's discontinuous-function network (1 hidden layer of 40, cos
-base, 5 training points on [-3, 3]) and a 3x50 cos network on 100 points.
+What a Rowdy or L-LAAF activation costs over a fixed one is measured in one place only:
+``benchmarks/rowdy_overhead.py`` (interleaved CPU time in one process).
 
 Usage::
 
@@ -29,32 +26,24 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import math
 import os
 import platform
 import statistics
-import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-try:
-    import kernelreg  # noqa: F401
-except ImportError:  # running from a checkout without installing: use the repository root
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import torch
+from torch import nn
 
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
+import kernelreg
+from kernelreg.bench import atomic_write_json
+from kernelreg._torch import resolve_device, resolve_dtype
+from kernelreg.networks import MLP
+from kernelreg.training import train
 
-import kernelreg  # noqa: E402
-from kernelreg._torch import resolve_device, resolve_dtype  # noqa: E402
-from kernelreg.networks import MLP  # noqa: E402
-from kernelreg.training import train  # noqa: E402
-
-PAPER_ROWDY_TIME = {"fixed": 1.0, "l-laaf": 1.12, "rowdy3": 1.26, "rowdy6": 1.58, "rowdy9": 1.75}
 
 
 def _sync(device: torch.device) -> None:
@@ -143,41 +132,6 @@ def overhead_case(name: str, n: int, steps: int, batch_size: int | None, args, d
     }
 
 
-def discontinuous_target(x: np.ndarray) -> np.ndarray:
-    """The Rowdy paper's discontinuous function: 0.2 sin(6x) for x < 0, 1 + 0.1 x cos(14x) otherwise."""
-    return np.where(x < 0, 0.2 * np.sin(6 * x), 1.0 + 0.1 * x * np.cos(14 * x))
-
-
-def rowdy_setup(name: str, sizes: list[int], X: np.ndarray, y: np.ndarray, steps: int, args, device, dtype) -> list[dict]:
-    """Time `steps` full-batch Adam steps for fixed, L-LAAF and Rowdy-K networks of one architecture."""
-    variants = [
-        ("fixed", "cos", None),
-        ("l-laaf", "laaf", {"base": "cos", "n": 10.0}),
-        ("rowdy3", "rowdy", {"base": "cos", "K": 3, "n": 10.0}),
-        ("rowdy6", "rowdy", {"base": "cos", "K": 6, "n": 10.0}),
-        ("rowdy9", "rowdy", {"base": "cos", "K": 9, "n": 10.0}),
-    ]
-    Xt = torch.as_tensor(X, dtype=dtype, device=device)
-    yt = torch.as_tensor(y, dtype=dtype, device=device).reshape(-1, 1)
-    runs = {}
-    for label, act, params in variants:
-        net = MLP(1, sizes, 1, activation=act, activation_params=params, init="xavier_normal",
-                  random_state=args.seed, dtype=dtype, device=device)
-
-        def run(net=net):
-            return train(copy.deepcopy(net), Xt, yt, lr=args.rowdy_lr, max_epochs=steps)
-
-        runs[label] = run
-    times = timed(runs, args.repeats, device)
-    rows = []
-    for label, run in runs.items():
-        rows.append({"setup": name, "variant": label, "time_s": times[label],
-                     "relative": times[label] / times["fixed"], "paper_relative": PAPER_ROWDY_TIME[label],
-                     "final_train_loss": run().history[-1]["train_loss"], "steps": steps,
-                     "n_samples": int(X.shape[0]), "hidden": sizes})
-    return rows
-
-
 def machine_info(device: torch.device) -> dict:
     """Versions and hardware saved with every record."""
     info = {
@@ -191,32 +145,21 @@ def machine_info(device: torch.device) -> dict:
     return info
 
 
-def write_json(path: Path, payload: dict) -> None:
-    """Write to a temporary file, then os.replace it: an interrupted run never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(payload, fh, indent=2, default=float)
-    os.replace(tmp, path)
-
-
 def main(argv: list[str] | None = None) -> dict:
-    """Parse arguments, run both parts, print markdown tables and save the JSON record."""
+    """Parse arguments, time the cases, print a markdown table and save the JSON record."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer steps and repeats (~20 s on a CPU)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default="float64", choices=["float64", "float32"])
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--steps", type=int, default=200, help="full-batch steps of part 1")
-    parser.add_argument("--rowdy-steps", type=int, default=2000, help="full-batch steps of part 2")
-    parser.add_argument("--rowdy-lr", type=float, default=1e-3)
+    parser.add_argument("--steps", type=int, default=200, help="full-batch steps of the full-batch cases")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (1: stable timings on a shared machine; 0: torch's default)")
     parser.add_argument("--out", default="training_overhead.json", help="JSON output path")
     args = parser.parse_args(argv)
     if args.quick:
-        args.repeats, args.steps, args.rowdy_steps = 3, 100, 300
+        args.repeats, args.steps = 3, 100
     device, dtype = resolve_device(args.device), resolve_dtype(args.dtype)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
@@ -237,30 +180,15 @@ def main(argv: list[str] | None = None) -> dict:
               f"{r['bare_nosync_s']:.4f} | **{r['ratio_vs_bare']:.2f}** | {r['ratio_vs_bare_nosync']:.2f} | "
               f"{r['us_per_step_ours']:.0f} | {r['us_per_step_bare']:.0f} |")
 
-    x5 = np.linspace(-3.0, 3.0, 5).reshape(-1, 1)
-    x100 = np.linspace(0.0, 2 * np.pi, 100).reshape(-1, 1)
-    rowdy = rowdy_setup("1x40 cos, 5 pts (discontinuous fn)", [40], x5, discontinuous_target(x5[:, 0]),
-                        args.rowdy_steps, args, device, dtype)
-    rowdy += rowdy_setup("3x50 cos, 100 pts (sin(pi x))", [50, 50, 50], x100, np.sin(np.pi * x100[:, 0]),
-                         args.rowdy_steps, args, device, dtype)
-
-    print(f"\n## Rowdy cost relative to the fixed activation ({args.rowdy_steps} full-batch Adam steps, n=10)\n")
-    print("| setup | variant | time (s) | relative | paper (Table 1) | final train loss |")
-    print("|---|---|---:|---:|---:|---:|")
-    for r in rowdy:
-        print(f"| {r['setup']} | {r['variant']} | {r['time_s']:.3f} | **{r['relative']:.2f}** | "
-              f"{r['paper_relative']:.2f} | {r['final_train_loss']:.3e} |")
-
     payload = {
         "benchmark": "training_overhead",
         "machine": machine_info(device),
         "settings": {k: v for k, v in vars(args).items() if k != "out"},
         "dtype": args.dtype,
         "loop_overhead": overhead,
-        "rowdy_cost": rowdy,
         "target_ratio": 1.5,
     }
-    write_json(Path(args.out), payload)
+    atomic_write_json(Path(args.out), payload)
     print(f"\nwrote {args.out}")
     return payload
 

@@ -27,7 +27,7 @@ FINITE = {
     "spectral-targets": (lambda r: r["meets_eps"], ["train_mse", "test_mse", "grid_mse", "paper_test_mse"]),
     "spectral-theory": (lambda r: r["table"] == "toy", ["value"]),
     "compositional": (lambda r: r["table"] == "protocol", ["min", "mean", "median"]),
-    "iat-bases": (lambda r: True, ["value", "train_mse", "time_s"]),
+    "iat-bases": (lambda r: r["kind"] != "fig3", ["value", "best", "ms_per_net_epoch"]),
     "rowdy": (lambda r: r["table"] == "regression", ["final_loss", "test_mse", "normalised_time"]),
     "warmup-freeze": (lambda r: True, ["adaptive_test_acc_mean", "kernel_sgd_test_acc_mean", "warmup_ls_test_acc_mean",
                                        "init_ls_test_acc_mean", "auc_final_mean", "w2_first_epoch_mean",

@@ -11,10 +11,13 @@ import torch
 from torch import nn
 
 from kernelreg.bench._compositional_protocol import (
+    PAPER_SPARSE_RESULTS,
     TARGETS,
+    interpolation_floor,
     protocol_data,
     protocol_table,
     run_protocol,
+    sparse_table,
     summarize_protocol,
 )
 from kernelreg.datasets import COMPOSITIONAL_CURVES
@@ -336,6 +339,16 @@ def test_quick_protocol_gives_finite_rows_for_every_cell(sparse):
     assert len(summary) == len(cells)
     table = protocol_table(summary)
     assert table.count("\n") == len(summary) + 1 and "Differentiability enforced" in table
+    if sparse:
+        finetune_epochs = TrainingConfig().with_total_epochs(200).finetune_epochs
+        for r in rows:
+            stage3 = finetune_epochs if r["pretrain_epochs"] else 200
+            assert 0 <= r["early_epoch"] <= stage3 and r["early_epoch"] % 100 in (0, stage3 % 100)
+            # the final and checkpoint models are candidates of the early stop: it equals one of the recorded ones
+            assert math.isfinite(r["early_test_mse"]) and math.isfinite(r["checkpoint_test_mse_mid"])
+            if r["early_epoch"] == 0:
+                assert r["early_test_mse"] == r["checkpoint_test_mse"]
+        assert "early-stopped" in sparse_table(summary)
     if not sparse:
         cell = next(c for c in summary if c["target"] == "x3" and c["method"] == "enforced")
         assert cell["paper_min"] == 7.86e-8
@@ -356,7 +369,38 @@ def test_protocol_targets_are_the_dataset_curves_with_their_convexity():
         second = np.diff(y, 2)
         assert np.all(second >= -1e-15) if mode == "convex" else np.all(second <= 1e-15)
     sparse = protocol_data("x3", sparse=True)
-    assert sparse["x_train"].shape == (10,) and float(sparse["x_test"][0]) == pytest.approx(0.05)
+    assert sparse["x_train"].shape == (10,) and float(sparse["x_test"][0]) == pytest.approx(1 / 180)
+    assert float(sparse["x_test"][-1]) == pytest.approx(1 - 1 / 180) and float(sparse["x_test_mid"][0]) == 0.05
+
+
+def test_interpolation_floor_is_the_linear_interpolants_test_error_and_the_near_grid_is_below_the_paper():
+    x_tr = np.linspace(0, 1, 10)
+    h = 1 / 9
+    for target in TARGETS:
+        fn = COMPOSITIONAL_CURVES[target][1]
+        near = np.r_[x_tr[:-1] + h / 20, 1 - h / 20]
+        # by hand: the chord between the two training points around each test point
+        lo = np.minimum(np.floor(near / h).astype(int), 8)
+        chord = fn(x_tr[lo]) + (near - x_tr[lo]) / h * (fn(x_tr[lo + 1]) - fn(x_tr[lo]))
+        assert interpolation_floor(target, "near") == pytest.approx(np.mean((chord - fn(near)) ** 2), rel=1e-9)
+        assert interpolation_floor(target, "near") < PAPER_SPARSE_RESULTS[("enforced", target)]["min"]
+        assert interpolation_floor(target, "mid") > PAPER_SPARSE_RESULTS[("enforced", target)]["min"]
+    with pytest.raises(ValueError, match="grid='far' is unknown"):
+        interpolation_floor("x3", "far")
+
+
+def test_early_stop_picks_each_runs_best_mean_fold_validation_checkpoint():
+    from kernelreg.bench._compositional_protocol import _FOLDS, _early_stop
+
+    n_runs, epochs = 2, [0, 100, 200]
+    valid = np.ones((3, n_runs * (1 + _FOLDS)))
+    valid[1, n_runs::n_runs] = 0.1  # run 0's folds are best at epoch 100
+    valid[2, n_runs + 1::n_runs] = 0.2  # run 1's folds are best at epoch 200
+    valid[0, 0] = valid[0, 1] = 0.0  # the all-data runs' own columns must not count
+    near = np.arange(3 * n_runs * (1 + _FOLDS), dtype=float).reshape(3, -1)
+    stop, picked = _early_stop({"valid": valid, "near": near, "mid": -near}, epochs, n_runs)
+    assert stop.tolist() == [100, 200]
+    assert picked["near"].tolist() == [near[1, 0], near[2, 1]] and picked["mid"].tolist() == [-near[1, 0], -near[2, 1]]
 
 
 def test_interrupted_stage_reaches_the_caller_and_restores_the_thread_setting(monkeypatch):
@@ -393,6 +437,24 @@ def test_diverging_stage_raises_or_keeps_the_best_weights():
     with pytest.warns(ConvergenceWarning, match="diverged"):
         fit = train_baseline(x, y, config=cfg, seeds=[0, 1])  # the default: keep the best weights
     assert fit.history[-1]["stop_reason"] == "diverged" and np.all(np.isfinite(fit.mse))
+
+
+def test_zero_sample_weights_train_each_run_on_its_own_rows():
+    x, y = _x3()
+    cfg = TrainingConfig(pretrain_epochs=30, finetune_epochs=40, record_every=0)
+    keep = np.ones((x.numel(), 2))
+    keep[::3, 1] = 0.0  # run 1 never sees every third point
+    both = train_compositional(x, y, mode="convex", config=cfg, seeds=[5, 5], sample_weight=keep)
+    alone = train_compositional(x[keep[:, 1] > 0], y[keep[:, 1] > 0], mode="convex", config=cfg, seeds=[5])
+    full = train_compositional(x, y, mode="convex", config=cfg, seeds=[5])
+    # another summation order than the subset run: equal to rounding, not bitwise
+    np.testing.assert_allclose(both.mse[1], alone.mse[0], rtol=1e-9)
+    np.testing.assert_allclose(both.mse[0], full.mse[0], rtol=1e-9)
+    torch.testing.assert_close(both.mlp.weights[2][1], alone.mlp.weights[2][0], rtol=1e-8, atol=1e-12)
+    with pytest.raises(ValueError, match=r"sample_weight of shape \(n_samples, n_runs\) = \(200, 2\)"):
+        train_compositional(x, y, mode="convex", config=cfg, seeds=[5, 5], sample_weight=np.ones((200, 3)))
+    with pytest.raises(ValueError, match="non-negative sample weights with a positive sum for every run"):
+        train_baseline(x, y, config=cfg, seeds=[5], sample_weight=np.zeros(200))
 
 
 def test_protocol_rejects_unknown_names():

@@ -128,9 +128,14 @@ def _plain_rowdy(act, z):
     return out
 
 
+@pytest.mark.parametrize("fuse_min", [0, None])
 @pytest.mark.parametrize("kind", ["sin", "cos"])
 @pytest.mark.parametrize("per_neuron", [None, 3])
-def test_fused_branches_match_the_plain_formula_with_gradients(kind, per_neuron):
+def test_fused_branches_match_the_plain_formula_with_gradients(kind, per_neuron, fuse_min, monkeypatch):
+    import kernelreg.layers.rowdy as rowdy
+
+    if fuse_min is not None:  # 0: the fused function even for this small input; None: the small-input path
+        monkeypatch.setattr(rowdy, "_FUSE_MIN_SIZE", fuse_min)
     act = RowdyActivation("tanh", K=5, n=10.0, kind=kind, per_neuron=per_neuron)
     gen = torch.Generator().manual_seed(1)
     with torch.no_grad():
@@ -158,6 +163,59 @@ def test_fused_branch_function_passes_gradcheck_and_gradgradcheck(kind, z_shape,
     assert torch.autograd.gradcheck(fn, (z, freq, amp))
     assert torch.autograd.gradgradcheck(fn, (z, freq, amp))
     torch.testing.assert_close(fn(z, freq, amp), _sinusoid_sum(z, freq, amp, kind), rtol=0, atol=1e-14)
+
+
+@pytest.mark.parametrize("kind", ["sin", "cos"])
+@pytest.mark.parametrize("z_shape,p_shape", [((6, 3), (2,)), ((2, 4, 3), (3, 2))])
+def test_unrolled_kernels_of_the_compiled_path_match_the_plain_formula(kind, z_shape, p_shape):
+    from kernelreg.layers.rowdy import _unrolled_backward, _unrolled_forward
+
+    gen = torch.Generator().manual_seed(6)
+    z = torch.randn(z_shape, generator=gen, dtype=torch.float64).requires_grad_(True)
+    freq = torch.rand(p_shape, generator=gen, dtype=torch.float64).requires_grad_(True)
+    amp = torch.randn(p_shape, generator=gen, dtype=torch.float64).requires_grad_(True)
+    g = torch.randn(z_shape, generator=gen, dtype=torch.float64)
+    ref = _sinusoid_sum(z, freq, amp, kind)
+    torch.testing.assert_close(_unrolled_forward(z, freq, amp, kind), ref, rtol=1e-14, atol=1e-14)
+    want = torch.autograd.grad(ref, (z, freq, amp), g)
+    with torch.no_grad():
+        got = _unrolled_backward(z, g, freq, amp, kind)
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b, rtol=1e-13, atol=1e-13)
+
+
+def test_compile_option_without_a_working_compiler_fails_clearly(monkeypatch):
+    import kernelreg.layers.rowdy as rowdy
+
+    def broken(fn, **kwargs):
+        def call(*args):
+            raise RuntimeError("InvalidCxxCompiler: No working C++ compiler found")
+        return call
+
+    monkeypatch.setattr(rowdy, "_COMPILED", {})
+    monkeypatch.setattr(torch, "compile", broken)
+    act = RowdyActivation("tanh", K=3, n=10.0, compile=True)
+    assert "compile=True" in repr(act)
+    with pytest.raises(KernelregError, match=r"compile=True\) could not compile.*No working C\+\+ compiler.*compile=False"):
+        act(_z(4, 3))
+    assert RowdyActivation("tanh", K=3, n=10.0)(_z(4, 3)).shape == (4, 3)  # the default never compiles
+
+
+@pytest.mark.slow
+def test_compiled_rowdy_equals_the_eager_one_with_gradients():
+    """torch.compile'd branch kernels (opt-in; needs a C++ compiler, ~10-60 s to compile)."""
+    eager = RowdyActivation("tanh", K=3, n=10.0)
+    compiled = RowdyActivation("tanh", K=3, n=10.0, compile=True)
+    with torch.no_grad():
+        for act in (eager, compiled):
+            act.alpha.copy_(torch.tensor([0.03, -0.02], dtype=torch.float64))
+    z = _z(64, 200, seed=7).requires_grad_(True)
+    w = _z(64, 200, seed=8)
+    outs = [act(z) for act in (eager, compiled)]
+    torch.testing.assert_close(outs[1], outs[0], rtol=1e-13, atol=1e-13)
+    grads = [torch.autograd.grad((o * w).sum(), (z, act.alpha, act.omega)) for o, act in zip(outs, (eager, compiled))]
+    for a, b in zip(*grads):
+        torch.testing.assert_close(b, a, rtol=1e-11, atol=1e-11)
 
 
 def test_rowdy_network_second_derivative_in_the_input_is_exact():

@@ -175,6 +175,67 @@ def test_function_readout_of_iat_has_width_m_and_projects_to_the_hidden_vector()
     torch.testing.assert_close(unscaled, torch.relu(z @ layer.P), rtol=1e-14, atol=1e-14)
 
 
+def _iat_bn_net() -> MLP:
+    """A 2-layer IAT-ReLU network with BatchNorm after each IAT and non-trivial running statistics."""
+    net = MLP(2, [5, 5], 1, activation="iat", random_state=0,
+              activation_params={"in_basis": "fourier", "out_basis": "pwq", "mesh_ratio": 4, "batchnorm": True})
+    gen = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for block in net.blocks:
+            bn = block.activation.batchnorm
+            bn.running_mean.copy_(torch.randn(5, generator=gen, dtype=torch.float64))
+            bn.running_var.copy_(0.5 + torch.rand(5, generator=gen, dtype=torch.float64))
+            bn.weight.copy_(1 + 0.3 * torch.randn(5, generator=gen, dtype=torch.float64))
+            bn.bias.copy_(0.2 * torch.randn(5, generator=gen, dtype=torch.float64))
+    return net.train()
+
+
+def _bn_eval(bn: nn.BatchNorm1d, u: torch.Tensor) -> torch.Tensor:
+    """BatchNorm with running statistics, written out."""
+    return (u - bn.running_mean) / torch.sqrt(bn.running_var + bn.eps) * bn.weight + bn.bias
+
+
+def test_iat_batchnorm_weights_are_ordinary_weights_not_adaptive_ones():
+    from kernelreg.training._build import make_optimizer
+    from kernelreg.training._options import TrainOptions
+
+    net = _iat_bn_net()
+    assert net.adaptive_parameters() == [] and net.named_adaptive_parameters() == []
+    assert {f"blocks.{i}.activation.batchnorm.{w}" for i in (0, 1) for w in ("weight", "bias")} <= set(
+        dict(net.named_parameters()))
+    opt, _ = make_optimizer(net, TrainOptions(lr=1e-3, adaptive_lr=1e-5))
+    assert len(opt.param_groups) == 1 and opt.param_groups[0]["lr"] == 1e-3  # BatchNorm trains at lr
+    rowdy = MLP(2, [4], 1, activation="rowdy", random_state=0)
+    assert len(rowdy.adaptive_parameters()) == 2  # Rowdy's α, ω stay adaptive
+
+
+@pytest.mark.parametrize("readout", ["last", "function"])
+def test_readouts_use_batchnorm_running_statistics_whatever_the_mode(readout):
+    from kernelreg.features import freeze
+
+    net = _iat_bn_net()
+    X = torch.tensor(_data()[0])
+    iat1, iat2 = net.blocks[0].activation, net.blocks[1].activation
+    with torch.no_grad():  # by hand: IAT, then BatchNorm with the running statistics
+        u1 = _bn_eval(iat1.batchnorm, iat1.transform(net.blocks[0].linear(X)))
+        z2 = net.blocks[1].linear(u1)
+        want = (_bn_eval(iat2.batchnorm, iat2.transform(z2)) if readout == "last"
+                else math.sqrt(2 / iat2.n_mesh) * torch.relu(z2 @ iat2.P))  # "function": before BatchNorm
+    stats = [b.activation.batchnorm.running_mean.clone() for b in net.blocks]
+    fm = net.feature_module(readout)
+    with torch.no_grad():
+        Phi = fm(X)
+        torch.testing.assert_close(Phi, want, rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(fm(X[:3]), Phi[:3], rtol=1e-12, atol=1e-12)  # rows do not see their batch
+    assert net.training and all(b.activation.batchnorm.training for b in net.blocks)  # the net's mode is kept
+    assert all(torch.equal(s, b.activation.batchnorm.running_mean) for s, b in zip(stats, net.blocks))
+    frozen = freeze(net, readout).fit(X.numpy())
+    np.testing.assert_allclose(frozen.transform(X.numpy()), want.numpy(), rtol=1e-12, atol=1e-12)
+    with torch.no_grad():
+        train_mode = net.hidden(X)  # the network itself in training mode normalises by the batch
+    assert not torch.allclose(train_mode, _bn_eval(iat2.batchnorm, iat2.transform(z2)), atol=1e-3)
+
+
 def test_unavailable_readouts_raise_naming_the_valid_ones():
     net = MLP(2, [4], 1, activation="relu", random_state=0)
     assert net.valid_readouts() == ("last",)

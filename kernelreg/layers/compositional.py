@@ -469,7 +469,7 @@ class CompositionalNetwork(_TriangleBlocks):
     See Also
     --------
     CompositionalLayer : one such network per feature, as a layer.
-    kernelreg.compositional_training.train_compositional : the three-stage training.
+    kernelreg.training.compositional.train_compositional : the three-stage training.
 
     Notes
     -----

@@ -9,7 +9,8 @@ standalone :class:`HiddenFeatures` module with the readouts of ``research/iat_ro
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from numbers import Integral
 from typing import Any, Literal
 
@@ -31,6 +32,9 @@ READOUTS = ("last", "kronecker", "function")
 
 #: Weight initialisations of :class:`MLP` (besides a callable).
 INITS = ("default", "xavier_uniform", "xavier_normal", "kaiming_normal", "lecun_normal")
+
+#: Normalisation layers: their running statistics are used by every readout, and their weights are not adaptive.
+_NORM_LAYERS = (nn.modules.batchnorm._BatchNorm,)
 
 
 class HiddenBlock(nn.Module):
@@ -136,10 +140,20 @@ class HiddenFeatures(nn.Module):
         return None if m is None else int(m)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Φ rows of shape (n_rows, n_features_out) for x of shape (n_rows, in_features)."""
+        """Φ rows of shape (n_rows, n_features_out) for x of shape (n_rows, in_features).
+
+        BatchNorm layers (an IAT's, Remark 2 of the IAT paper) always use their running
+        statistics here, whatever the network's mode, and their statistics are not updated: a
+        row's features never depend on the other rows of its batch.
+        """
         if self.in_features is not None and (x.ndim == 0 or x.shape[-1] != self.in_features):
             got = "a scalar" if x.ndim == 0 else f"{x.shape[-1]} (shape {tuple(x.shape)})"
             raise ValueError(f"HiddenFeatures expects inputs with in_features={self.in_features}; got {got}.")
+        with _norms_in_eval(self.blocks):
+            return self._readout(x)
+
+    def _readout(self, x: torch.Tensor) -> torch.Tensor:
+        """The hidden blocks, then the readout of the last one."""
         n = len(self.blocks)
         if n == 0:
             return x
@@ -155,6 +169,20 @@ class HiddenFeatures(nn.Module):
 
     def extra_repr(self) -> str:
         return f"readout={self.readout!r}, n_features_out={self.n_features_out}"
+
+
+@contextmanager
+def _norms_in_eval(module: nn.Module) -> Iterator[None]:
+    """Put the normalisation layers under ``module`` in eval mode for the block, then restore each one's mode."""
+    norms = [m for m in module.modules() if isinstance(m, _NORM_LAYERS)]
+    modes = [m.training for m in norms]
+    for m in norms:
+        m.train(False)
+    try:
+        yield
+    finally:
+        for m, mode in zip(norms, modes):
+            m.train(mode)
 
 
 def _init_linear(linear: nn.Linear, init: str | Callable, gen: torch.Generator) -> None:
@@ -376,10 +404,18 @@ class MLP(nn.Module):
         return HiddenFeatures(list(self.blocks), readout, in_features=self.in_features, scaled=scaled)
 
     def named_adaptive_parameters(self) -> list[tuple[str, nn.Parameter]]:
-        """(name, parameter) of the activation modules (Rowdy α/ω, LAAF a, ...), for logging and lr groups."""
-        return [(f"blocks.{i}.activation.{name}", p)
-                for i, block in enumerate(self.blocks)
-                for name, p in block.activation.named_parameters()]
+        """(name, parameter) of the activation modules (Rowdy α/ω, LAAF a, ...), for logging and lr groups.
+
+        Normalisation layers inside an activation (an IAT's BatchNorm) are left out: their affine
+        parameters are ordinary weights and train with the network's learning rate.
+        """
+        out = []
+        for i, block in enumerate(self.blocks):
+            norm_ids = {id(p) for m in block.activation.modules() if isinstance(m, _NORM_LAYERS)
+                        for p in m.parameters()}
+            out += [(f"blocks.{i}.activation.{name}", p) for name, p in block.activation.named_parameters()
+                    if id(p) not in norm_ids]
+        return out
 
     def adaptive_parameters(self) -> list[nn.Parameter]:
         """The activation modules' trainable parameters, for a separate learning-rate group.
@@ -387,7 +423,8 @@ class MLP(nn.Module):
         Returns
         -------
         list of Parameter
-            Empty for fixed activations and IAT layers (whose bases are buffers).
+            Empty for fixed activations and IAT layers (whose bases are buffers and whose
+            BatchNorm weights are ordinary weights).
         """
         return [p for _, p in self.named_adaptive_parameters()]
 

@@ -28,7 +28,7 @@ The paper's protocol (targets, its numbers, the runner) is a benchmark suite:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -44,6 +44,7 @@ from kernelreg._torch import seed_generator
 from kernelreg.exceptions import KernelregError
 from kernelreg.layers.compositional import CompositionalLayer, CompositionalNetwork
 from kernelreg.training._train import train as _train
+from kernelreg.training._trainer import Callback
 
 __all__ = [
     "METHODS",
@@ -311,10 +312,44 @@ def _sum_of_run_mses(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return ((pred - target) ** 2).mean(dim=0).sum()
 
 
-def _run_mses(module: nn.Module, X: torch.Tensor, Y: torch.Tensor) -> np.ndarray:
-    """Per-run (per-column) MSE of the module's current weights."""
+def _weighted_run_mses(weight: torch.Tensor) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """Σ_r (Σ_i w_ir (pred_ir − y_ir)² / Σ_i w_ir): each run's own weighted MSE (e.g. its own training rows)."""
+    norm = weight / weight.sum(dim=0)
+
+    def loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return (norm.to(pred.dtype) * (pred - target) ** 2).sum()
+
+    return loss
+
+
+def _run_mses(module: nn.Module, X: torch.Tensor, Y: torch.Tensor, weight: torch.Tensor | None = None) -> np.ndarray:
+    """Per-run (per-column) MSE of the module's current weights (weighted by ``weight`` when given)."""
     with torch.no_grad():
-        return ((module(X) - Y) ** 2).mean(dim=0).cpu().numpy().astype(np.float64)
+        sq = (module(X) - Y) ** 2
+        mse = sq.mean(dim=0) if weight is None else (weight.to(sq.dtype) * sq).sum(dim=0) / weight.sum(dim=0)
+        return mse.cpu().numpy().astype(np.float64)
+
+
+def _check_weight(sample_weight: ArrayLike | torch.Tensor | None, n_samples: int, n_runs: int,
+                  owner: str) -> torch.Tensor | None:
+    """Per-run sample weights as a float64 (n_samples, n_runs) tensor: finite, >= 0, each run with weight > 0."""
+    if sample_weight is None:
+        return None
+    w = sample_weight.detach().to("cpu", _DTYPE) if isinstance(sample_weight, torch.Tensor) else torch.as_tensor(
+        np.asarray(sample_weight, dtype=np.float64))
+    if w.ndim == 1:
+        w = w[:, None].expand(-1, n_runs)
+    if tuple(w.shape) != (n_samples, n_runs):
+        raise ValueError(
+            f"{owner} needs sample_weight of shape (n_samples, n_runs) = ({n_samples}, {n_runs}) or ({n_samples},); "
+            f"got shape {tuple(w.shape)}."
+        )
+    if not bool(torch.isfinite(w).all()) or bool((w < 0).any()) or bool((w.sum(dim=0) <= 0).any()):
+        raise ValueError(
+            f"{owner} needs finite, non-negative sample weights with a positive sum for every run; got min "
+            f"{float(w.min()):.3g} and column sums down to {float(w.sum(dim=0).min()):.3g}."
+        )
+    return w.contiguous()
 
 
 def _full_batch_adam(
@@ -330,8 +365,10 @@ def _full_batch_adam(
     num_threads: int | None = 1,
     on_divergence: Literal["raise", "restore"] = "raise",
     stage: str = "",
+    weight: torch.Tensor | None = None,
+    callbacks: Sequence[Callback] = (),
 ) -> list[dict]:
-    """Full-batch Adam on the sum of per-column MSEs through :func:`kernelreg.training.train`.
+    """Full-batch Adam on the sum of per-column (weighted) MSEs through :func:`kernelreg.training.train`.
 
     X has shape (n_samples, n_in) and Y (n_samples, n_runs); the module maps X to (n_samples,
     n_runs). The learning rate rises linearly over the first ``warmup_fraction`` of the epochs and
@@ -350,9 +387,10 @@ def _full_batch_adam(
 
         with _torch_threads(num_threads):
             result = _train(
-                module, X, Y, loss=_sum_of_run_mses, optimizer="adam", lr=lr, max_epochs=epochs,
+                module, X, Y, loss=_sum_of_run_mses if weight is None else _weighted_run_mses(weight),
+                optimizer="adam", lr=lr, max_epochs=epochs,
                 schedule=lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, factor), restore_best=False,
-                on_divergence=on_divergence,
+                on_divergence=on_divergence, callbacks=callbacks,
             )
         entries, stop_reason, n_epochs = result.history, result.stop_reason, result.n_epochs
     else:
@@ -362,7 +400,7 @@ def _full_batch_adam(
         for entry in entries
         if record_every and (entry["epoch"] == 1 or entry["epoch"] % record_every == 0)
     ]
-    history.append({"stage": stage, "epoch": n_epochs, "mse": _run_mses(module, X, Y).tolist(),
+    history.append({"stage": stage, "epoch": n_epochs, "mse": _run_mses(module, X, Y, weight).tolist(),
                     "stop_reason": stop_reason, "final": True})
     return history
 
@@ -401,6 +439,8 @@ def pretrain(
     record_every: int = 100,
     num_threads: int | None = 1,
     on_divergence: Literal["raise", "restore"] = "raise",
+    sample_weight: ArrayLike | torch.Tensor | None = None,
+    callbacks: Sequence[Callback] = (),
 ) -> list[dict]:
     """Stage 2: Adam on the peak logits (and log-scales in the free variant) through the closed form.
 
@@ -421,6 +461,12 @@ def pretrain(
     on_divergence : {"raise", "restore"}, default="raise"
         A non-finite or exploding loss raises :class:`~kernelreg.exceptions.DivergenceError`, or
         restores the best weights with a warning (see :func:`kernelreg.training.train`).
+    sample_weight : array-like of shape (n_samples, n_runs) or (n_samples,), or None, default=None
+        Per-run weights of the samples (0 leaves a sample out of a run's loss, e.g. a
+        cross-validation fold); each run's loss is its weighted mean squared error. ``None``:
+        every sample counts once.
+    callbacks : sequence of Callback, default=()
+        Passed to the training loop (:class:`kernelreg.training.Callback`).
 
     Returns
     -------
@@ -452,8 +498,10 @@ def pretrain(
     else:
         raise TypeError(f"pretrain trains a CompositionalNetwork or CompositionalLayer; got {type(model).__name__}.")
     dtype = model.logits.dtype
+    weight = _check_weight(sample_weight, x.numel(), Y2.shape[1], "pretrain")
     return _full_batch_adam(model, X2.to(dtype), Y2.to(dtype), epochs=epochs, lr=lr, record_every=record_every,
-                            num_threads=num_threads, on_divergence=on_divergence, stage="pretrain")
+                            num_threads=num_threads, on_divergence=on_divergence, stage="pretrain", weight=weight,
+                            callbacks=callbacks)
 
 
 def finetune(
@@ -468,6 +516,8 @@ def finetune(
     record_every: int = 100,
     num_threads: int | None = 1,
     on_divergence: Literal["raise", "restore"] = "raise",
+    sample_weight: ArrayLike | torch.Tensor | None = None,
+    callbacks: Sequence[Callback] = (),
 ) -> list[dict]:
     """Stage 3 (and the baselines): Adam on every weight and bias of an MLP, full batch, MSE.
 
@@ -489,6 +539,10 @@ def finetune(
         Torch threads during the loop (restored afterwards); ``None`` leaves them alone.
     on_divergence : {"raise", "restore"}, default="raise"
         As in :func:`pretrain`.
+    sample_weight : array-like of shape (n_samples, n_runs) or (n_samples,), or None, default=None
+        As in :func:`pretrain`.
+    callbacks : sequence of Callback, default=()
+        As in :func:`pretrain`.
 
     Returns
     -------
@@ -501,9 +555,10 @@ def finetune(
     X2 = x[:, None].to(dtype)
     n_out = mlp.n_runs if isinstance(mlp, StackedMLP) else 1
     Y2 = t[:, None].expand(-1, n_out).to(dtype)
+    weight = _check_weight(sample_weight, x.numel(), n_out, "finetune")
     return _full_batch_adam(mlp, X2, Y2, epochs=epochs, lr=lr, lr_decay=lr_decay, warmup_fraction=warmup_fraction,
                             record_every=record_every, num_threads=num_threads, on_divergence=on_divergence,
-                            stage="finetune")
+                            stage="finetune", weight=weight, callbacks=callbacks)
 
 
 # ---- one method, n runs -------------------------------------------------------------------------
@@ -579,6 +634,8 @@ def train_compositional(
     n_runs: int = 1,
     random_state: int | np.random.RandomState | None = None,
     seeds: Sequence[int] | None = None,
+    sample_weight: ArrayLike | torch.Tensor | None = None,
+    callbacks: Sequence[Callback] = (),
 ) -> CompositionalFit:
     """Three-stage training of compositional networks (n_runs independent runs, trained together).
 
@@ -600,6 +657,12 @@ def train_compositional(
         method, so the compositional methods share their starting locations).
     seeds : sequence of int or None, default=None
         Explicit per-run seeds (then ``n_runs = len(seeds)`` and ``random_state`` is unused).
+    sample_weight : array-like of shape (n_samples, n_runs) or (n_samples,), or None, default=None
+        Per-run sample weights of both stages (see :func:`pretrain`): e.g. the runs of several
+        cross-validation folds trained together. ``mse`` is then each run's weighted MSE.
+    callbacks : sequence of Callback, default=()
+        Run by the training loop of stage 2 and of stage 3 (``trainer.module`` is the
+        CompositionalLayer, then the StackedMLP).
 
     Returns
     -------
@@ -625,6 +688,7 @@ def train_compositional(
     run_seeds = _seeds(random_state, n_runs, seeds, "train_compositional")
     n_runs = len(run_seeds)
     x, t = _xy(X, y, "train_compositional")
+    weight = _check_weight(sample_weight, x.numel(), n_runs, "train_compositional")
     d = check_int(cfg.depth, "depth", "TrainingConfig")
     peaks = []
     for seed in run_seeds:
@@ -638,17 +702,17 @@ def train_compositional(
     finetune_epochs = cfg.finetune_epochs
     if method == "no_pretraining":
         finetune_epochs = cfg.total_epochs
-        with torch.no_grad():
-            pre = ((layer(x[:, None].expand(-1, n_runs)) - t[:, None]) ** 2).mean(dim=0)
-        pretrain_mse = pre.numpy()
+        pretrain_mse = _run_mses(layer, x[:, None].expand(-1, n_runs), t[:, None].expand(-1, n_runs), weight)
     else:
         history += pretrain(layer, x, t, epochs=cfg.pretrain_epochs, lr=cfg.pretrain_lr, record_every=cfg.record_every,
-                            num_threads=cfg.num_threads, on_divergence=cfg.on_divergence)
+                            num_threads=cfg.num_threads, on_divergence=cfg.on_divergence, sample_weight=weight,
+                            callbacks=callbacks)
         pretrain_mse = np.asarray(history[-1]["mse"])
     mlp = StackedMLP.from_layer(layer)
     history += finetune(mlp, x, t, epochs=finetune_epochs, lr=cfg.finetune_lr, lr_decay=cfg.lr_decay,
                         warmup_fraction=cfg.warmup_fraction, record_every=cfg.record_every,
-                        num_threads=cfg.num_threads, on_divergence=cfg.on_divergence)
+                        num_threads=cfg.num_threads, on_divergence=cfg.on_divergence, sample_weight=weight,
+                        callbacks=callbacks)
     return CompositionalFit(method, mlp, layer, np.asarray(history[-1]["mse"]), pretrain_mse, history)
 
 
@@ -661,12 +725,14 @@ def train_baseline(
     n_runs: int = 1,
     random_state: int | np.random.RandomState | None = None,
     seeds: Sequence[int] | None = None,
+    sample_weight: ArrayLike | torch.Tensor | None = None,
+    callbacks: Sequence[Callback] = (),
 ) -> CompositionalFit:
     """Baselines: the plain width × depth ReLU MLP from PyTorch's default init or RAAI, then Adam.
 
     Same data and the same number of Adam steps (``config.total_epochs``) and the same optimizer
     settings as stage 3 of the compositional methods. Parameters as :func:`train_compositional`
-    (without ``mode``); see :func:`default_init_weights` and :func:`raai_init_weights`.
+    (without ``mode``; ``sample_weight`` and ``callbacks`` serve the one training loop); see :func:`default_init_weights` and :func:`raai_init_weights`.
     """
     cfg = config or TrainingConfig()
     method = _check_method(method)
@@ -678,5 +744,6 @@ def train_baseline(
     mlp = _stack([draw(cfg.depth, cfg.width, random_state=seed) for seed in run_seeds])
     history = finetune(mlp, x, t, epochs=cfg.total_epochs, lr=cfg.finetune_lr, lr_decay=cfg.lr_decay,
                        warmup_fraction=cfg.warmup_fraction, record_every=cfg.record_every,
-                       num_threads=cfg.num_threads, on_divergence=cfg.on_divergence)
+                       num_threads=cfg.num_threads, on_divergence=cfg.on_divergence, sample_weight=sample_weight,
+                       callbacks=callbacks)
     return CompositionalFit(method, mlp, None, np.asarray(history[-1]["mse"]), None, history)
