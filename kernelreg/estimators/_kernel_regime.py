@@ -1,4 +1,9 @@
-"""Kernel-regime estimators: a frozen random hidden layer (RandomFeatureMap) and a min-norm output layer on its Φ."""
+"""Kernel-regime estimators: a frozen random hidden layer (RandomFeatureMap) and a min-norm output layer on its Φ.
+
+The plain and the cross-validated estimators live together because they share one fit path
+(feature map, factorisation, eps from the path, warm start); that shared path is why the module
+is a little over 700 lines.
+"""
 
 from __future__ import annotations
 

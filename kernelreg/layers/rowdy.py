@@ -8,7 +8,9 @@ All three are one formula with different trainable parts (Jagtap, Shin, Kawaguch
 Each module registers its adaptive parameters as ``nn.Parameter`` (so they train and appear in
 ``named_parameters()``), starts exactly at its base activation where the paper says so, and serves
 a ``branch_features`` view: the K branch outputs φ_k(ω_k z) that a frozen Kronecker layer exports as
-N·K features (``research/iat_rowdy.md`` §3).
+N·K features (``research/iat_rowdy.md`` §3). The module is long because of the fused branch
+function (forward, hand-written backward, double-backward fallback and the opt-in compiled
+kernels) that keeps Rowdy's cost near a fixed activation's; it serves all three families.
 """
 
 from __future__ import annotations

@@ -20,8 +20,9 @@ resolves ``s`` down to ``rcond * s_max``). ``solve(method="exact", decomposition
 them in that order and lets the :mod:`certificate <kernelreg.solvers._certificate>` decide
 (:func:`kernelreg.solvers._fallback.solve_exact`, the one fallback policy).
 
-(This module is long because it is one class: every solve, polish and trajectory reads the same
-spectral state, and splitting it would only pass that state between modules.)
+(This module is long because it is one class: every solve, polish, cross-validation path and
+trajectory reads the same spectral state, and splitting it would only pass that state between
+modules; the filters that need no state live in ``_cv``, ``_fallback``, ``_kernel`` and ``_linalg``.)
 """
 
 from __future__ import annotations

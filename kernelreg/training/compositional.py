@@ -22,7 +22,8 @@ its own), only faster. Every stage runs through the one training loop, :func:`ke
 
 The paper's protocol (targets, its numbers, the runner) is a benchmark suite:
 ``kernelreg.bench.compositional``. This module imports ``layers``, the training loop, ``_torch``,
-``_checks`` and ``exceptions``.
+``_checks`` and ``exceptions``. It is long because the three stages and the two baselines share
+the stacked-run machinery (seeding, per-run weights, checkpoints) that lives here once.
 """
 
 from __future__ import annotations
