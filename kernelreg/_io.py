@@ -20,7 +20,7 @@ import signal
 import stat
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO
 
@@ -115,10 +115,8 @@ def _create_temp(path: Path) -> tuple[int, str]:
 
 def _unlink_quietly(tmp: str) -> None:
     """Remove a temporary file if it is still there."""
-    try:
+    with suppress(FileNotFoundError):
         os.unlink(tmp)
-    except FileNotFoundError:
-        pass
 
 
 @contextmanager
