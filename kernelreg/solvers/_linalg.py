@@ -33,6 +33,7 @@ __all__ = [
     "sum_squares",
     "safe_norm",
     "pow2_scale",
+    "saturate_ldexp",
 ]
 
 F64_EPS = float(np.finfo(np.float64).eps)
@@ -177,3 +178,11 @@ def pow2_scale(top: float) -> int:
         return 0
     exponent = math.frexp(top)[1]
     return exponent if abs(exponent) > _SAFE_EXPONENT else 0
+
+
+def saturate_ldexp(value: float, exponent: int) -> float:
+    """value * 2**exponent, inf when it overflows (for reported properties; results raise instead)."""
+    try:
+        return math.ldexp(value, exponent)
+    except OverflowError:
+        return math.inf
