@@ -592,3 +592,19 @@ def test_bad_data_raises():
         train(net, X, np.ones((40, 2)))
     with pytest.raises(ValueError, match="class label 2 but the network has only 2 outputs"):
         train(MLP(2, [4], 2), X, np.arange(40) % 3, loss="cross_entropy")
+
+
+def test_read_only_inputs_train_without_a_torch_warning_and_are_left_unchanged():
+    """sklearn hands read-only memmaps to fit: the loop views them (no copy, no torch warning) and never writes."""
+    import warnings
+
+    X, y = _data()
+    Xr, yr = X.copy(), y.copy()
+    Xr.setflags(write=False)
+    yr.setflags(write=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ro = train(MLP(2, (8,), 1, activation="tanh", random_state=0), Xr, yr, lr=1e-2, max_epochs=5)
+    rw = train(MLP(2, (8,), 1, activation="tanh", random_state=0), X, y, lr=1e-2, max_epochs=5)
+    np.testing.assert_array_equal(Xr, X)
+    assert ro.history[-1]["train_loss"] == rw.history[-1]["train_loss"]  # bitwise: the same computation run twice

@@ -10,6 +10,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from kernelreg._torch import as_tensor
+
 __all__ = ["module_device_dtype", "prepare_xy", "split_validation"]
 
 
@@ -39,7 +41,7 @@ def _as_tensor(a: Any, name: str, device: torch.device, dtype: torch.dtype) -> t
     arr = np.asarray(a)
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise ValueError(f"train: {name} must be numeric; got an array of dtype {arr.dtype}.")
-    return torch.as_tensor(arr, device=device).to(dtype)
+    return as_tensor(arr, device, dtype)  # read-only arrays are viewed without torch's warning: training only reads them
 
 
 def _check_inputs(module: nn.Module, X: Any, what: str, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
